@@ -1,0 +1,45 @@
+# mlplab: every command a user needs. `make help` lists them.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# The torch build this project is tested with; override for another, e.g. make TORCH="torch torchvision".
+TORCH ?= torch==2.14.1 torchvision==0.29.1
+SYSTEM_DATA := /usr/share/datasets/fashion-mnist
+ARGS ?=
+
+.PHONY: help install data train test lint tensorboard clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(TORCH)
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed ## create .venv and install the project with its dev tools
+
+data: $(VENV)/.installed ## get Fashion-MNIST: Debian's dataset-fashion-mnist, else torchvision's download into data/
+	@if [ -f $(SYSTEM_DATA)/t10k-labels-idx1-ubyte.gz ]; then echo "Fashion-MNIST: $(SYSTEM_DATA)"; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist; \
+	else $(PY) -c "from mlplab.data.locate import locate; from pathlib import Path; \
+		print(locate(Path('data'), Path('$(SYSTEM_DATA)'), download=True))"; fi
+
+train: data ## train the default model (scratch MLP, 5 epochs); pass overrides as ARGS="model=concise"
+	$(PY) src/train.py $(ARGS)
+
+test: data ## run the test suite
+	$(PY) -m pytest
+
+lint: $(VENV)/.installed ## ruff: lint and format check
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff format --check src tests
+
+tensorboard: $(VENV)/.installed ## serve TensorBoard for every run under outputs/ on 127.0.0.1:6006
+	$(VENV)/bin/tensorboard --logdir outputs --host 127.0.0.1 --port 6006
+
+clean: ## delete outputs/ (all runs!) and caches
+	rm -rf outputs .pytest_cache .ruff_cache

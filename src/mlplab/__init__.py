@@ -1,0 +1,1 @@
+"""mlplab: multilayer perceptrons on Fashion-MNIST with Lightning, Hydra and TensorBoard."""

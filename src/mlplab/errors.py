@@ -1,0 +1,13 @@
+"""The errors mlplab reports to the user as one line instead of a traceback."""
+
+
+class MlplabError(Exception):
+    """A problem with the user's input: config values, data files or checkpoints."""
+
+
+class ConfigError(MlplabError):
+    """A config value is out of range or unknown."""
+
+
+class DataError(MlplabError):
+    """The dataset cannot be found, or a file of it is damaged."""

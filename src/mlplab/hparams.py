@@ -1,0 +1,28 @@
+"""Hyperparameters logged together with the final metrics, so TensorBoard's HPARAMS tab compares real numbers."""
+
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.loggers import Logger
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{'a': {'b': 1}} -> {'a.b': 1}; lists become strings, since HPARAMS shows scalars only."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = str(value) if isinstance(value, (list, tuple)) or value is None else value
+    return flat
+
+
+def log_hparams_with_metrics(logger: Logger, cfg: DictConfig, metrics: dict[str, float]) -> None:
+    """Record the run's settings (less the `_target_` plumbing) with its final metrics under `hp/`."""
+    settings = {
+        k: v
+        for k, v in flatten(OmegaConf.to_container(cfg, resolve=True)).items()
+        if not k.split(".")[-1].startswith("_") and not k.startswith(("callbacks.", "logger."))
+    }
+    logger.log_hyperparams(settings, metrics={f"hp/{k.replace('/', '_')}": v for k, v in metrics.items()})

@@ -1,0 +1,42 @@
+"""ConciseMLP: the same MLP the concise way, nn.Sequential and torch.optim."""
+
+from collections.abc import Callable, Iterable, Sequence
+from itertools import pairwise
+
+from torch import Tensor, nn
+from torch.optim import Optimizer
+
+from mlplab.models.activations import get_activation
+from mlplab.models.classifier import NUM_CLASSES, NUM_INPUTS, MLPClassifier
+
+
+class ConciseMLP(MLPClassifier):
+    """nn.Sequential(Flatten, Linear, activation, ..., Linear) trained by a torch optimiser."""
+
+    def __init__(
+        self,
+        optimizer: Callable[[Iterable[nn.Parameter]], Optimizer],
+        hidden: Sequence[int] = (256,),
+        activation: str = "relu",
+        init_std: float = 0.01,
+        num_inputs: int = NUM_INPUTS,
+        num_classes: int = NUM_CLASSES,
+    ) -> None:
+        super().__init__(optimizer, num_classes)
+        make_activation = get_activation(activation).module
+        sizes = [num_inputs, *hidden]
+        layers: list[nn.Module] = [nn.Flatten()]
+        for n_in, n_out in pairwise(sizes):
+            layers += [nn.Linear(n_in, n_out), make_activation()]
+        layers.append(nn.Linear(sizes[-1], num_classes))
+        self.net = nn.Sequential(*layers)
+        for module in self.net:
+            if isinstance(module, nn.Linear):
+                nn.init.normal_(module.weight, std=init_std)
+                nn.init.zeros_(module.bias)
+
+    def forward(self, X: Tensor) -> Tensor:
+        return self.net(X)
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        return self.evaluate(batch, "train")

@@ -1,0 +1,54 @@
+"""ScratchMLP: the chapter's MLP from scratch, with W1, b1, W2, b2 and a hand-written SGD step."""
+
+from collections.abc import Callable, Iterable, Sequence
+from itertools import pairwise
+
+import torch
+from torch import Tensor, nn
+
+from mlplab.models.activations import get_activation
+from mlplab.models.classifier import NUM_CLASSES, NUM_INPUTS, MLPClassifier
+from mlplab.models.sgd import ScratchSGD
+
+
+class ScratchMLP(MLPClassifier):
+    """H = activation(X @ W1 + b1); O = H @ W2 + b2, with one (W, b) pair per layer."""
+
+    def __init__(
+        self,
+        optimizer: Callable[[Iterable[nn.Parameter]], ScratchSGD],
+        hidden: Sequence[int] = (256,),
+        activation: str = "relu",
+        init_std: float = 0.01,
+        num_inputs: int = NUM_INPUTS,
+        num_classes: int = NUM_CLASSES,
+    ) -> None:
+        super().__init__(optimizer, num_classes)
+        self.automatic_optimization = False  # the training step below spells out backward and update
+        self.activation = get_activation(activation).scratch
+        sizes = [num_inputs, *hidden, num_classes]
+        # Names follow the maths: W1, b1 for the first layer, W2, b2 for the next, and so on.
+        for i, (n_in, n_out) in enumerate(pairwise(sizes), start=1):
+            self.register_parameter(f"W{i}", nn.Parameter(torch.randn(n_in, n_out) * init_std))
+            self.register_parameter(f"b{i}", nn.Parameter(torch.zeros(n_out)))
+        self.num_layers = len(sizes) - 1
+
+    def layer(self, i: int) -> tuple[Tensor, Tensor]:
+        """The weights and bias of layer i, counted from 1."""
+        return getattr(self, f"W{i}"), getattr(self, f"b{i}")
+
+    def forward(self, X: Tensor) -> Tensor:
+        H = X.reshape(len(X), -1)
+        for i in range(1, self.num_layers):
+            W, b = self.layer(i)
+            H = self.activation(H @ W + b)
+        W, b = self.layer(self.num_layers)
+        return H @ W + b
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        sgd = self.optimizers()
+        loss = self.evaluate(batch, "train")
+        sgd.zero_grad()
+        self.manual_backward(loss)
+        sgd.step()
+        return loss

@@ -1,0 +1,64 @@
+"""Train an MLP on Fashion-MNIST as the config describes: data, model, trainer, fit, test.
+
+python src/train.py model=scratch activation=tanh
+"""
+
+import json
+import logging
+from pathlib import Path
+
+import hydra
+import pytorch_lightning as pl
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from mlplab.config import check, register_configs
+from mlplab.errors import MlplabError
+from mlplab.hparams import log_hparams_with_metrics
+
+log = logging.getLogger(__name__)
+register_configs()
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Train and test one model; return its final metrics, also written to <run folder>/metrics.json."""
+    check(cfg)
+    pl.seed_everything(cfg.seed, verbose=False)
+
+    datamodule = instantiate(cfg.data)
+    model = instantiate(cfg.model)
+    log.info(f"{type(model).__name__} with {model.num_parameters():,} parameters")
+
+    logger = instantiate(cfg.logger)
+    callbacks = [instantiate(callback) for callback in cfg.callbacks.values()]
+    trainer = instantiate(cfg.trainer, logger=logger, callbacks=callbacks)
+
+    trainer.fit(model, datamodule=datamodule)
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    # Test the final weights, as the chapter does; best.ckpt stays on disk for evaluation.
+    trainer.test(model, datamodule=datamodule, verbose=False)
+    metrics |= {k: float(v) for k, v in trainer.callback_metrics.items()}
+    log.info(f"test acc {metrics['test/acc']:.3f}")
+    log_hparams_with_metrics(logger, cfg, metrics)
+    logger.finalize("success")
+    Path(cfg.output_dir, "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+def main(cfg: DictConfig) -> float:
+    """Hydra's entry point; returns the validation accuracy, the value sweepers optimise."""
+    try:
+        metrics = train(cfg)
+    except MlplabError as err:
+        log.error(str(err))
+        if HydraConfig.get().mode == RunMode.RUN:
+            raise SystemExit(2) from None
+        raise  # in a multirun, Hydra records this job as failed and the others go on
+    return metrics.get("val/acc", metrics["test/acc"])
+
+
+if __name__ == "__main__":
+    main()

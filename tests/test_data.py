@@ -1,0 +1,109 @@
+"""The data module on synthetic IDX files: where it looks, what it decodes, how it splits and batches."""
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import make_fake_fashion_mnist
+from mlplab.data import FashionMNISTDataModule
+from mlplab.data.idx import read_idx, write_idx
+from mlplab.data.loader import EpochShuffle
+from mlplab.data.locate import FILES, locate
+from mlplab.errors import DataError
+
+
+def _datamodule(data_dir: Path, **kwargs: object) -> FashionMNISTDataModule:
+    settings = {"system_dir": "/nonexistent", "download": False, "batch_size": 100, "val_size": 200, "seed": 0}
+    datamodule = FashionMNISTDataModule(str(data_dir), **(settings | kwargs))
+    datamodule.setup("fit")
+    return datamodule
+
+
+def test_splits_have_the_configured_sizes_shapes_and_dtypes(fake_data: Path) -> None:
+    dm = _datamodule(fake_data)
+    sizes = {name: len(x) for name, (x, _) in dm.splits.items()}
+    assert sizes == {"train": 1000, "val": 200, "test": 300}
+    images, labels = next(iter(dm.train_dataloader()))
+    assert images.shape == (100, 28, 28) and images.dtype == torch.float32
+    assert labels.shape == (100,) and labels.dtype == torch.int64
+    assert images.min() >= 0.0 and images.max() <= 1.0
+    assert len(dm.train_dataloader()) == 10 and sum(len(y) for _, y in dm.train_dataloader()) == 1000
+
+
+def test_split_is_seeded_and_disjoint(fake_data: Path) -> None:
+    a, b, c = _datamodule(fake_data, seed=0), _datamodule(fake_data, seed=0), _datamodule(fake_data, seed=1)
+    torch.testing.assert_close(a.splits["val"][0], b.splits["val"][0])
+    assert not torch.equal(a.splits["val"][0], c.splits["val"][0])
+    train_rows = {tuple(row.flatten().tolist()[:64]) for row in a.splits["train"][0]}
+    assert not any(tuple(row.flatten().tolist()[:64]) in train_rows for row in a.splits["val"][0])
+
+
+def test_val_size_zero_validates_on_the_test_set_like_the_chapter(fake_data: Path) -> None:
+    dm = _datamodule(fake_data, val_size=0)
+    assert dm.val_is_test and len(dm.splits["train"][0]) == 1200
+    val_images = torch.cat([x for x, _ in dm.val_dataloader()])
+    torch.testing.assert_close(val_images, dm.splits["test"][0])
+
+
+def test_standardised_inputs_have_zero_mean_and_unit_std_on_the_training_split(fake_data: Path) -> None:
+    train_x = _datamodule(fake_data, normalize="standard").splits["train"][0]
+    assert abs(train_x.mean().item()) < 1e-4 and abs(train_x.std().item() - 1) < 1e-4
+
+
+def test_shuffle_depends_only_on_seed_and_epoch() -> None:
+    first, again = EpochShuffle(50, True, seed=7), EpochShuffle(50, True, seed=7)
+    epoch0 = first.indices()
+    torch.testing.assert_close(epoch0, again.indices())
+    first.set_epoch(1)
+    assert not torch.equal(epoch0, first.indices())
+    assert sorted(first.indices().tolist()) == list(range(50))
+
+
+def test_rank_shards_are_disjoint_equal_sized_and_cover_the_epoch() -> None:
+    shards = [EpochShuffle(101, True, seed=3, rank=r, world_size=4).indices() for r in range(4)]
+    assert {len(s) for s in shards} == {25}
+    together = torch.cat(shards).tolist()
+    assert len(set(together)) == 100 and set(together) <= set(range(101))
+
+
+def test_raw_files_in_torchvisions_layout_are_found(tmp_path: Path) -> None:
+    raw = make_fake_fashion_mnist(tmp_path / "FashionMNIST" / "raw", n_train=20, n_test=10, gz=False)
+    files = locate(tmp_path, Path("/nonexistent"), download=False)
+    assert files["train_images"] == raw / FILES["train_images"]
+    assert len(_datamodule(tmp_path, val_size=5).splits["train"][0]) == 15
+
+
+def test_missing_data_says_what_was_tried_and_how_to_get_it(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"not found; tried: .*nonexistent.*make data"):
+        locate(tmp_path, Path("/nonexistent"), download=False)
+
+
+def test_truncated_gzip_is_reported_by_name(tmp_path: Path) -> None:
+    folder = make_fake_fashion_mnist(tmp_path / "d", n_train=20, n_test=10)
+    path = folder / (FILES["train_images"] + ".gz")
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(DataError, match=f"{path}: cannot be read"):
+        _datamodule(folder, val_size=5)
+
+
+def test_idx_with_fewer_bytes_than_its_header_promises_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "images.gz"
+    write_idx(path, np.zeros((4, 28, 28), dtype=np.uint8))
+    path.write_bytes(gzip.compress(gzip.decompress(path.read_bytes())[:-28]))
+    with pytest.raises(DataError, match="truncated or damaged"):
+        read_idx(path, ndim=3)
+
+
+def test_labels_file_given_as_images_is_rejected_by_its_magic_number(tmp_path: Path) -> None:
+    path = tmp_path / "labels"
+    write_idx(path, np.zeros(10, dtype=np.uint8))
+    with pytest.raises(DataError, match="magic number 0x00000801 is not that of a 3-d IDX file"):
+        read_idx(path, ndim=3)
+
+
+def test_val_size_as_large_as_the_training_set_is_refused(fake_data: Path) -> None:
+    with pytest.raises(DataError, match="data.val_size=1200 leaves no training images"):
+        _datamodule(fake_data, val_size=1200)

@@ -1,0 +1,81 @@
+"""The scratch and the concise MLP: shapes, initialisation, parameter counts, and identical training steps."""
+
+from functools import partial
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+
+from mlplab.data import FashionMNISTDataModule
+from mlplab.models import ConciseMLP, ScratchMLP
+from mlplab.models.sgd import ScratchSGD
+
+
+def test_scratch_mlp_holds_the_chapters_parameters_drawn_from_normal_0_001() -> None:
+    torch.manual_seed(0)
+    model = ScratchMLP(partial(ScratchSGD, lr=0.1))
+    shapes = {name: tuple(p.shape) for name, p in model.named_parameters()}
+    assert shapes == {"W1": (784, 256), "b1": (256,), "W2": (256, 10), "b2": (10,)}
+    assert abs(model.W1.std().item() - 0.01) < 0.0005 and abs(model.W1.mean().item()) < 0.0005
+    assert torch.count_nonzero(model.b1) == 0 and torch.count_nonzero(model.b2) == 0
+    assert model(torch.rand(3, 28, 28)).shape == (3, 10)
+
+
+def test_concise_mlp_is_flatten_linear_relu_linear() -> None:
+    model = ConciseMLP(partial(torch.optim.SGD, lr=0.5))
+    kinds = [type(m).__name__ for m in model.net]
+    assert kinds == ["Flatten", "Linear", "ReLU", "Linear"]
+    assert model(torch.rand(3, 28, 28)).shape == (3, 10)
+
+
+def test_deeper_models_have_one_layer_per_hidden_width() -> None:
+    scratch = ScratchMLP(partial(ScratchSGD, lr=0.1), hidden=[64, 32, 16], activation="tanh")
+    concise = ConciseMLP(partial(torch.optim.SGD, lr=0.1), hidden=[64, 32, 16], activation="tanh")
+    assert [tuple(p.shape) for p in scratch.parameters()] == [tuple(reversed(p.shape)) for p in concise.parameters()]
+    assert scratch.num_parameters() == concise.num_parameters() == 784 * 64 + 64 + 64 * 32 + 32 + 32 * 16 + 16 + 170
+
+
+def test_chapter_quiz_256x256_input_1000_hidden_10_classes_has_65546000_weights() -> None:
+    model = ConciseMLP(partial(torch.optim.SGD, lr=0.1), hidden=[1000], num_inputs=256 * 256, num_classes=10)
+    weights = sum(p.numel() for p in model.parameters() if p.dim() == 2)
+    assert weights == 65_546_000
+    assert model.num_parameters() == 65_546_000 + 1000 + 10
+
+
+def _fit(model: pl.LightningModule, data_dir: Path, steps: int) -> None:
+    datamodule = FashionMNISTDataModule(str(data_dir), "/nonexistent", False, batch_size=64, val_size=0, seed=3)
+    trainer = pl.Trainer(
+        max_steps=steps,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+    )
+    trainer.fit(model, datamodule=datamodule)
+
+
+def test_scratch_and_concise_take_identical_steps(fake_data: Path) -> None:
+    """The chapter's point: nn.Sequential + torch.optim.SGD does exactly what the hand-written code does."""
+    scratch = ScratchMLP(partial(ScratchSGD, lr=0.3), hidden=[32], activation="sigmoid")
+    concise = ConciseMLP(partial(torch.optim.SGD, lr=0.3), hidden=[32], activation="sigmoid")
+    with torch.no_grad():
+        concise.net[1].weight.copy_(scratch.W1.T), concise.net[1].bias.copy_(scratch.b1)
+        concise.net[3].weight.copy_(scratch.W2.T), concise.net[3].bias.copy_(scratch.b2)
+    before = scratch.W1.detach().clone()
+
+    _fit(scratch, fake_data, steps=25)
+    _fit(concise, fake_data, steps=25)
+
+    assert not torch.allclose(scratch.W1, before), "training did not move the weights"
+    torch.testing.assert_close(scratch.W1, concise.net[1].weight.T, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(scratch.W2, concise.net[3].weight.T, rtol=1e-4, atol=1e-6)
+    images = torch.rand(8, 28, 28)
+    torch.testing.assert_close(scratch(images), concise(images), rtol=1e-4, atol=1e-5)
+
+
+def test_scratch_sgd_step_is_p_minus_lr_times_grad() -> None:
+    param = torch.nn.Parameter(torch.tensor([1.0, -2.0]))
+    param.grad = torch.tensor([0.5, 0.25])
+    ScratchSGD([param], lr=0.4).step()
+    torch.testing.assert_close(param.data, torch.tensor([0.8, -2.1]))

@@ -1,0 +1,108 @@
+"""train(cfg) end to end, in-process, on synthetic data: what it writes, logs and returns."""
+
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams import plugin_data_pb2
+
+from conftest import CONF
+from mlplab.config import register_configs
+from mlplab.errors import ConfigError
+from train import train
+
+
+def _events(run_dir: Path) -> EventAccumulator:
+    accumulator = EventAccumulator(str(run_dir / "tensorboard"))
+    accumulator.Reload()
+    return accumulator
+
+
+def _hparams(accumulator: EventAccumulator) -> tuple[dict[str, object], list[str]]:
+    """The logged hyperparameters and the metric tags TensorBoard's HPARAMS tab shows beside them."""
+    content = accumulator.PluginTagToContent("hparams")
+    params, metric_tags = {}, []
+    for blob in content.values():
+        data = plugin_data_pb2.HParamsPluginData.FromString(blob)
+        if data.HasField("session_start_info"):
+            params = {k: v for k, v in data.session_start_info.hparams.items()}
+        if data.HasField("experiment"):
+            metric_tags = [m.name.tag for m in data.experiment.metric_infos]
+    return params, metric_tags
+
+
+def test_train_writes_checkpoints_metrics_and_tensorboard_events(make_cfg: Callable[..., DictConfig]) -> None:
+    cfg = make_cfg("model=concise", "model.optimizer.lr=0.5")
+    metrics = train(cfg)
+    run_dir = Path(cfg.output_dir)
+
+    assert all(math.isfinite(v) for v in metrics.values())
+    assert metrics["test/acc"] > 0.5, "synthetic classes are easy; 2 epochs must beat chance (0.1) by far"
+    assert json.loads((run_dir / "metrics.json").read_text()) == metrics
+    assert {p.name for p in (run_dir / "checkpoints").iterdir()} == {"best.ckpt", "last.ckpt"}
+
+    events = _events(run_dir)
+    for tag in ("train/loss", "train/acc", "val/loss", "val/acc"):
+        assert [e.step for e in events.Scalars(tag)] != [], tag
+        assert len(events.Scalars(tag)) == 2, f"{tag}: one value per epoch"
+    assert events.Scalars("val/acc")[-1].value == pytest.approx(metrics["val/acc"])
+    params, metric_tags = _hparams(events)
+    assert params["model.optimizer.lr"].number_value == 0.5
+    assert params["model.activation"].string_value == "relu"
+    assert set(metric_tags) >= {"hp/test_acc", "hp/val_acc", "hp/train_loss"}
+    assert events.Scalars("hp/test_acc")[0].value == pytest.approx(metrics["test/acc"])
+
+
+def test_scratch_model_trains_and_steps_are_counted(make_cfg: Callable[..., DictConfig]) -> None:
+    cfg = make_cfg("model=scratch", "activation=tanh", "hidden=64x1")
+    metrics = train(cfg)
+    assert metrics["val/acc"] > 0.5
+    steps = [e.step for e in _events(Path(cfg.output_dir)).Scalars("train/loss")]
+    assert steps == [15, 31], "16 batches of 64 per epoch (1000 images): the hand-written step counts as a step"
+
+
+def test_same_seed_gives_identical_metrics(make_cfg: Callable[..., DictConfig], tmp_path: Path) -> None:
+    first = train(make_cfg("seed=5", "trainer.max_epochs=1"))
+    again = train(make_cfg("seed=5", "trainer.max_epochs=1", f"output_dir={tmp_path / 'again'}"))
+    other = train(make_cfg("seed=6", "trainer.max_epochs=1", f"output_dir={tmp_path / 'other'}"))
+    assert first == again
+    assert first != other
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("model.optimizer.lr=0", "model.optimizer.lr=0 is not allowed: the learning rate must be a number > 0"),
+        ("model.hidden=[256,0]", r"model.hidden=\[256, 0\] is not allowed: it must list one or more positive"),
+        ("model.activation=tahn", "model.activation=tahn is not allowed: choose one of: relu, sigmoid, tanh"),
+        ("data.batch_size=0", "data.batch_size=0 is not allowed: it must be a positive integer"),
+        ("data.val_size=-1", "data.val_size=-1 is not allowed"),
+        ("data.normalize=zscore", "data.normalize=zscore is not allowed: choose one of: unit, standard"),
+        ("trainer.max_epochs=0", "trainer.max_epochs=0 is not allowed"),
+    ],
+)
+def test_bad_values_are_refused_before_any_work(
+    make_cfg: Callable[..., DictConfig], override: str, message: str
+) -> None:
+    cfg = make_cfg(override)
+    with pytest.raises(ConfigError, match=message):
+        train(cfg)
+    assert not Path(cfg.output_dir).exists(), "nothing is written for a refused run"
+
+
+def test_chapter_presets_hold_the_chapters_settings() -> None:
+    register_configs()
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONF)):
+        scratch = compose("train", overrides=["experiment=chapter_scratch"])
+        concise = compose("train", overrides=["experiment=chapter_concise"])
+    for cfg in (scratch, concise):
+        assert cfg.data.batch_size == 256 and cfg.data.val_size == 0 and cfg.data.normalize == "unit"
+        assert cfg.trainer.max_epochs == 5 and list(cfg.model.hidden) == [256]
+        assert cfg.model.activation == "relu" and cfg.model.init_std == 0.01
+    assert scratch.model.optimizer.lr == 100 / 256 and scratch.model.optimizer._target_.endswith("ScratchSGD")
+    assert concise.model.optimizer.lr == 0.5 and concise.model.optimizer._target_ == "torch.optim.SGD"
