@@ -53,7 +53,7 @@ def main(cfg: DictConfig) -> float:
     try:
         metrics = train(cfg)
     except MlplabError as err:
-        log.error(str(err))
+        log.error(f"error: {err}")
         if HydraConfig.get().mode == RunMode.RUN:
             raise SystemExit(2) from None
         raise  # in a multirun, Hydra records this job as failed and the others go on
