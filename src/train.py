@@ -5,6 +5,7 @@ python src/train.py model=scratch activation=tanh
 
 import json
 import logging
+import warnings
 from pathlib import Path
 
 import hydra
@@ -20,6 +21,8 @@ from mlplab.hparams import log_hparams_with_metrics
 
 log = logging.getLogger(__name__)
 register_configs()
+# Lightning 2.6 calls a torch API that torch 2.14 deprecates; nothing a user could act on.
+warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
 
 
 def train(cfg: DictConfig) -> dict[str, float]:

@@ -1,5 +1,6 @@
 """What the scratch and the concise MLP share: the loss, torchmetrics accuracy, and per-epoch logging."""
 
+import logging
 from collections.abc import Callable, Iterable
 
 import pytorch_lightning as pl
@@ -10,6 +11,7 @@ from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 NUM_INPUTS, NUM_CLASSES = 28 * 28, 10
+log = logging.getLogger(__name__)
 
 
 class MLPClassifier(pl.LightningModule):
@@ -29,23 +31,47 @@ class MLPClassifier(pl.LightningModule):
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
     def evaluate(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
-        """Cross-entropy of one batch; updates and logs the stage's epoch-level loss and accuracy."""
+        """Cross-entropy of one batch; also accumulates the stage's loss and accuracy for the epoch."""
         images, labels = batch
         logits = self(images)
         loss = F.cross_entropy(logits, labels)
-        loss_metric, acc_metric = self.metrics[f"{stage}_loss"], self.metrics[f"{stage}_acc"]
-        loss_metric.update(loss.detach(), weight=len(labels))
-        acc_metric.update(logits.detach().argmax(dim=1), labels)
-        # Metric objects logged on_epoch only: Lightning computes, syncs and resets them once per epoch.
-        self.log(f"{stage}/loss", loss_metric, on_step=False, on_epoch=True)
-        self.log(f"{stage}/acc", acc_metric, on_step=False, on_epoch=True)
+        # No self.log here: a per-step log call costs about as much as the step itself on a CPU.
+        self.metrics[f"{stage}_loss"].update(loss.detach(), weight=len(labels))
+        self.metrics[f"{stage}_acc"].update(logits.detach().argmax(dim=1), labels)
         return loss
+
+    def log_epoch(self, stage: str) -> dict[str, Tensor]:
+        """Log the stage's epoch loss and accuracy (synced across processes by torchmetrics) and reset them."""
+        values = {}
+        for name in ("loss", "acc"):
+            metric = self.metrics[f"{stage}_{name}"]
+            values[f"{stage}/{name}"] = metric.compute()
+            metric.reset()
+        self.log_dict(values)
+        return values
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         self.evaluate(batch, "val")
 
     def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         self.evaluate(batch, "test")
+
+    def on_validation_epoch_end(self) -> None:
+        self.log_epoch("val")
+
+    def on_test_epoch_end(self) -> None:
+        self.log_epoch("test")
+
+    def on_train_epoch_end(self) -> None:
+        """Log the training metrics and print the chapter's line for the epoch."""
+        train = self.log_epoch("train")
+        line = f"epoch {self.current_epoch + 1}, loss {train['train/loss']:.4f}, train acc {train['train/acc']:.3f}"
+        val_acc = self.trainer.callback_metrics.get("val/acc")
+        if val_acc is not None:
+            # Without a validation split the data module validates on the test set, as the chapter does.
+            label = "test acc" if getattr(self.trainer.datamodule, "val_is_test", False) else "val acc"
+            line += f", {label} {val_acc:.3f}"
+        log.info(line)
 
     def configure_optimizers(self) -> Optimizer:
         return self.optimizer_factory(self.parameters())
