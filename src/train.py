@@ -13,7 +13,7 @@ import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from mlplab.config import check, register_configs
 from mlplab.errors import MlplabError
@@ -28,6 +28,10 @@ warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
 def train(cfg: DictConfig) -> dict[str, float]:
     """Train and test one model; return its final metrics, also written to <run folder>/metrics.json."""
     check(cfg)
+    output_dir = Path(cfg.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    # The config as run, interpolations resolved: what evaluation and summaries read back.
+    OmegaConf.save(cfg, output_dir / "config.yaml", resolve=True)
     pl.seed_everything(cfg.seed, verbose=False)
 
     datamodule = instantiate(cfg.data)
@@ -35,7 +39,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     log.info(f"{type(model).__name__} with {model.num_parameters():,} parameters")
 
     logger = instantiate(cfg.logger)
-    callbacks = [instantiate(callback) for callback in cfg.callbacks.values()]
+    callbacks = [instantiate(callback) for callback in cfg.callbacks.values() if callback is not None]
     trainer = instantiate(cfg.trainer, logger=logger, callbacks=callbacks)
 
     trainer.fit(model, datamodule=datamodule)
@@ -46,7 +50,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     log.info(f"test acc {metrics['test/acc']:.3f}")
     log_hparams_with_metrics(logger, cfg, metrics)
     logger.finalize("success")
-    Path(cfg.output_dir, "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
 
 

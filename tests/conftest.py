@@ -5,12 +5,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 from mlplab.config import register_configs
 from mlplab.data.idx import write_idx
 from mlplab.data.locate import FILES
+from mlplab.models import ConciseMLP, ScratchMLP
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
@@ -67,3 +69,13 @@ needs_real_data = pytest.mark.skipif(
     not (SYSTEM_DATA / "train-images-idx3-ubyte.gz").exists() and not (ROOT / "data").exists(),
     reason="the real Fashion-MNIST is not installed (run `make data`)",
 )
+
+
+def copy_scratch_into_concise(scratch: ScratchMLP, concise: ConciseMLP) -> None:
+    """Give the concise model the scratch model's weights (nn.Linear stores W transposed)."""
+    linears = [m for m in concise.net if isinstance(m, torch.nn.Linear)]
+    with torch.no_grad():
+        for i, linear in enumerate(linears, start=1):
+            W, b = scratch.layer(i)
+            linear.weight.copy_(W.T)
+            linear.bias.copy_(b)

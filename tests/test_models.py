@@ -6,6 +6,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 
+from conftest import copy_scratch_into_concise
 from mlplab.data import FashionMNISTDataModule
 from mlplab.models import ConciseMLP, ScratchMLP
 from mlplab.models.sgd import ScratchSGD
@@ -59,9 +60,7 @@ def test_scratch_and_concise_take_identical_steps(fake_data: Path) -> None:
     """The chapter's point: nn.Sequential + torch.optim.SGD does exactly what the hand-written code does."""
     scratch = ScratchMLP(partial(ScratchSGD, lr=0.3), hidden=[32], activation="sigmoid")
     concise = ConciseMLP(partial(torch.optim.SGD, lr=0.3), hidden=[32], activation="sigmoid")
-    with torch.no_grad():
-        concise.net[1].weight.copy_(scratch.W1.T), concise.net[1].bias.copy_(scratch.b1)
-        concise.net[3].weight.copy_(scratch.W2.T), concise.net[3].bias.copy_(scratch.b2)
+    copy_scratch_into_concise(scratch, concise)
     before = scratch.W1.detach().clone()
 
     _fit(scratch, fake_data, steps=25)

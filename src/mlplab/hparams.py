@@ -19,10 +19,11 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def log_hparams_with_metrics(logger: Logger, cfg: DictConfig, metrics: dict[str, float]) -> None:
-    """Record the run's settings (less the `_target_` plumbing) with its final metrics under `hp/`."""
+    """Record the run's settings (less the `_target_` plumbing) with its final losses and accuracies under `hp/`."""
     settings = {
         k: v
         for k, v in flatten(OmegaConf.to_container(cfg, resolve=True)).items()
         if not k.split(".")[-1].startswith("_") and not k.startswith(("callbacks.", "logger."))
     }
-    logger.log_hyperparams(settings, metrics={f"hp/{k.replace('/', '_')}": v for k, v in metrics.items()})
+    finals = {f"hp/{k.replace('/', '_')}": v for k, v in metrics.items() if k.split("/")[0] in ("train", "val", "test")}
+    logger.log_hyperparams(settings, metrics=finals)

@@ -17,14 +17,25 @@ log = logging.getLogger(__name__)
 class MLPClassifier(pl.LightningModule):
     """A Fashion-MNIST classifier whose subclasses define only the network and how it steps."""
 
-    def __init__(self, optimizer: Callable[[Iterable[nn.Parameter]], Optimizer], num_classes: int) -> None:
+    def __init__(
+        self, optimizer: Callable[[Iterable[nn.Parameter]], Optimizer], activation: str, num_classes: int
+    ) -> None:
         super().__init__()
         self.optimizer_factory = optimizer  # a partial from the config, given the parameters later
+        self.activation_name = activation
         # One loss and one accuracy metric per stage; validate_args=False skips per-step input checks.
         self.metrics = nn.ModuleDict()
         for stage in ("train", "val", "test"):
             self.metrics[f"{stage}_loss"] = MeanMetric()
             self.metrics[f"{stage}_acc"] = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
+
+    def layer_weights(self) -> list[Tensor]:
+        """The weight matrix of each layer, from the input to the output."""
+        raise NotImplementedError
+
+    def hidden_preactivations(self, X: Tensor) -> list[Tensor]:
+        """What each hidden layer feeds into its activation function, for a batch X."""
+        raise NotImplementedError
 
     def num_parameters(self) -> int:
         """How many numbers the optimiser trains."""

@@ -22,7 +22,7 @@ class ConciseMLP(MLPClassifier):
         num_inputs: int = NUM_INPUTS,
         num_classes: int = NUM_CLASSES,
     ) -> None:
-        super().__init__(optimizer, num_classes)
+        super().__init__(optimizer, activation, num_classes)
         make_activation = get_activation(activation).module
         sizes = [num_inputs, *hidden]
         layers: list[nn.Module] = [nn.Flatten()]
@@ -34,6 +34,17 @@ class ConciseMLP(MLPClassifier):
             if isinstance(module, nn.Linear):
                 nn.init.normal_(module.weight, std=init_std)
                 nn.init.zeros_(module.bias)
+
+    def layer_weights(self) -> list[Tensor]:
+        return [m.weight for m in self.net if isinstance(m, nn.Linear)]
+
+    def hidden_preactivations(self, X: Tensor) -> list[Tensor]:
+        H, Z = X, []
+        for module in self.net[:-1]:  # every module but the output layer
+            H = module(H)
+            if isinstance(module, nn.Linear):
+                Z.append(H)
+        return Z
 
     def forward(self, X: Tensor) -> Tensor:
         return self.net(X)

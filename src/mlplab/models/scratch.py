@@ -23,7 +23,7 @@ class ScratchMLP(MLPClassifier):
         num_inputs: int = NUM_INPUTS,
         num_classes: int = NUM_CLASSES,
     ) -> None:
-        super().__init__(optimizer, num_classes)
+        super().__init__(optimizer, activation, num_classes)
         self.automatic_optimization = False  # the training step below spells out backward and update
         self.activation = get_activation(activation).scratch
         sizes = [num_inputs, *hidden, num_classes]
@@ -36,6 +36,17 @@ class ScratchMLP(MLPClassifier):
     def layer(self, i: int) -> tuple[Tensor, Tensor]:
         """The weights and bias of layer i, counted from 1."""
         return getattr(self, f"W{i}"), getattr(self, f"b{i}")
+
+    def layer_weights(self) -> list[Tensor]:
+        return [self.layer(i)[0] for i in range(1, self.num_layers + 1)]
+
+    def hidden_preactivations(self, X: Tensor) -> list[Tensor]:
+        H, Z = X.reshape(len(X), -1), []
+        for i in range(1, self.num_layers):
+            W, b = self.layer(i)
+            Z.append(H @ W + b)
+            H = self.activation(Z[-1])
+        return Z
 
     def forward(self, X: Tensor) -> Tensor:
         H = X.reshape(len(X), -1)

@@ -20,6 +20,10 @@ class ScratchSGD(Optimizer):
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> None:
         """Move every parameter a step of size lr against its gradient."""
+        if closure is not None:
+            # Lightning runs its hooks (on_before_optimizer_step, clipping) inside the closure.
+            with torch.enable_grad():
+                closure()
         for group in self.param_groups:
             for param in group["params"]:
                 if param.grad is not None:

@@ -1,0 +1,18 @@
+"""ActivationFigure: the run's activation and its gradient, as an image in TensorBoard."""
+
+import pytorch_lightning as pl
+from pytorch_lightning.loggers import TensorBoardLogger
+
+from mlplab.models.classifier import MLPClassifier
+
+
+class ActivationFigure(pl.Callback):
+    """At the start of training, log the figure `python src/plot_activations.py` draws for this activation."""
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: MLPClassifier) -> None:
+        if not isinstance(trainer.logger, TensorBoardLogger) or not trainer.is_global_zero:
+            return
+        from mlplab.figures.activations import activation_figure  # matplotlib loads only when used
+
+        name = pl_module.activation_name
+        trainer.logger.experiment.add_figure(f"activation/{name}", activation_figure(name), global_step=0)

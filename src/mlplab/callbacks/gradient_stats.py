@@ -1,0 +1,64 @@
+"""GradientStats: per-layer gradient norms and saturated hidden units, logged once per epoch."""
+
+import pytorch_lightning as pl
+import torch
+from torch import Tensor
+from torch.optim import Optimizer
+
+from mlplab.models.activations import get_activation
+from mlplab.models.classifier import MLPClassifier
+
+
+class GradientStats(pl.Callback):
+    """Log `grad_norm/layerK` (mean over the epoch's steps) and `saturated/layerK` each epoch.
+
+    A hidden unit's activation counts as saturated where the activation's derivative is below
+    `threshold`: the flat tails of sigmoid and tanh, the negative side of ReLU. Measured on the
+    epoch's first training batch with the weights at the end of the epoch.
+    """
+
+    def __init__(self, threshold: float = 0.01, histograms: bool = False) -> None:
+        self.threshold, self.histograms = threshold, histograms
+        self.norm_sums: Tensor | None = None
+        self.steps = 0
+        self.probe: Tensor | None = None
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.norm_sums, self.steps, self.probe = None, 0, None
+
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: tuple[Tensor, Tensor], batch_idx: int
+    ) -> None:
+        if self.probe is None:
+            self.probe = batch[0]
+
+    def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: MLPClassifier, optimizer: Optimizer) -> None:
+        # Summed as a tensor: no .item() here, which would wait for the GPU every step.
+        norms = torch.stack([w.grad.detach().norm() for w in pl_module.layer_weights()])
+        self.norm_sums = norms if self.norm_sums is None else self.norm_sums + norms
+        self.steps += 1
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: MLPClassifier) -> None:
+        if self.norm_sums is None:
+            return
+        values = {f"grad_norm/layer{i}": norm for i, norm in enumerate(self.norm_sums / self.steps, start=1)}
+        for i, fraction in enumerate(self.saturated_fractions(pl_module), start=1):
+            values[f"saturated/layer{i}"] = fraction
+        pl_module.log_dict(values)
+        if self.histograms and isinstance(trainer.logger, pl.loggers.TensorBoardLogger):
+            for i, weight in enumerate(pl_module.layer_weights(), start=1):
+                trainer.logger.experiment.add_histogram(f"weights/layer{i}", weight, trainer.current_epoch)
+                trainer.logger.experiment.add_histogram(f"grads/layer{i}", weight.grad, trainer.current_epoch)
+
+    def saturated_fractions(self, pl_module: MLPClassifier) -> list[Tensor]:
+        """For each hidden layer, the fraction of the probe batch's activations with derivative below threshold."""
+        activation = get_activation(pl_module.activation_name).scratch
+        with torch.no_grad():
+            preactivations = pl_module.hidden_preactivations(self.probe)
+        fractions = []
+        with torch.enable_grad():
+            for Z in preactivations:
+                Z = Z.detach().requires_grad_()
+                (slope,) = torch.autograd.grad(activation(Z).sum(), Z)
+                fractions.append((slope.abs() < self.threshold).float().mean())
+        return fractions

@@ -1,0 +1,89 @@
+"""FashionMNISTDataModule: the whole dataset decoded once into tensors, batches sliced from memory."""
+
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+
+from mlplab.data.idx import read_idx
+from mlplab.data.loader import EpochShuffle, InMemoryLoader
+from mlplab.data.locate import locate
+from mlplab.errors import DataError
+
+CLASSES = ("t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot")
+SYSTEM_DIR = "/usr/share/datasets/fashion-mnist"
+
+
+class FashionMNISTDataModule(pl.LightningDataModule):
+    """Fashion-MNIST as in-memory tensors, with a seeded validation split carved from the training set."""
+
+    def __init__(
+        self,
+        data_dir: str = "data",
+        system_dir: str = SYSTEM_DIR,
+        download: bool = True,
+        batch_size: int = 256,
+        val_size: int = 5000,
+        normalize: str = "unit",
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.data_dir, self.system_dir = Path(data_dir), Path(system_dir)
+        self.download = download
+        self.batch_size, self.val_size = batch_size, val_size
+        self.normalize, self.seed = normalize, seed
+        self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    @property
+    def val_is_test(self) -> bool:
+        """With no validation split the test set is evaluated every epoch, as in the chapter."""
+        return self.val_size == 0
+
+    def prepare_data(self) -> None:
+        # Lightning calls this on one process only: the place for a download.
+        locate(self.data_dir, self.system_dir, self.download)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits:
+            return
+        files = locate(self.data_dir, self.system_dir, download=False)
+        train_x, train_y = _decode(files["train_images"], files["train_labels"])
+        test_x, test_y = _decode(files["test_images"], files["test_labels"])
+        if self.val_size >= len(train_x):
+            raise DataError(
+                f"data.val_size={self.val_size} leaves no training images; the training set has {len(train_x)}"
+            )
+        order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(self.seed))
+        val_idx, train_idx = order[: self.val_size], order[self.val_size :]
+        train_x, val_x = train_x[train_idx], train_x[val_idx]
+        train_y, val_y = train_y[train_idx], train_y[val_idx]
+        # Statistics from the training split only, so nothing about val or test leaks in.
+        mean, std = (train_x.mean(), train_x.std()) if self.normalize == "standard" else (0.0, 1.0)
+        device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
+        for name, x, y in (("train", train_x, train_y), ("val", val_x, val_y), ("test", test_x, test_y)):
+            self.splits[name] = (((x - mean) / std).to(device), y.to(device))
+
+    def _loader(self, split: str, shuffle: bool) -> InMemoryLoader:
+        images, labels = self.splits[split]
+        rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer is not None else (0, 1)
+        sampler = EpochShuffle(len(images), shuffle, self.seed, rank, world)
+        return InMemoryLoader(images, labels, self.batch_size, sampler)
+
+    def train_dataloader(self) -> InMemoryLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> InMemoryLoader:
+        return self._loader("test" if self.val_is_test else "val", shuffle=False)
+
+    def test_dataloader(self) -> InMemoryLoader:
+        return self._loader("test", shuffle=False)
+
+
+def _decode(images_path: Path, labels_path: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images as float32 in [0, 1] of shape (N, 28, 28), labels as int64; their counts must agree."""
+    images, labels = read_idx(images_path, ndim=3), read_idx(labels_path, ndim=1)
+    if len(images) != len(labels):
+        raise DataError(f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels")
+    if labels.numel() and int(labels.max()) >= len(CLASSES):
+        raise DataError(f"{labels_path}: label {int(labels.max())} is outside 0..{len(CLASSES) - 1}")
+    return images.float().div_(255), labels.long()

@@ -1,0 +1,45 @@
+"""Decode IDX files (the format of MNIST and Fashion-MNIST), gzipped or raw."""
+
+import gzip
+import zlib
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mlplab.errors import DataError
+
+# IDX magic numbers: two zero bytes, the dtype code 0x08 (unsigned byte), then the number of dims.
+_MAGIC = {1: 0x00000801, 3: 0x00000803}
+
+
+def read_idx(path: Path, ndim: int) -> torch.Tensor:
+    """Read an IDX file of unsigned bytes with `ndim` dimensions into a uint8 tensor."""
+    try:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    except (OSError, EOFError, zlib.error) as err:
+        raise DataError(f"{path}: cannot be read ({err}); delete it and run `make data`") from err
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DataError(f"{path}: {len(raw)} bytes is shorter than an IDX header; the file is damaged")
+    magic = int.from_bytes(raw[:4], "big")
+    if magic != _MAGIC[ndim]:
+        raise DataError(
+            f"{path}: magic number {magic:#010x} is not that of a {ndim}-d IDX file "
+            f"({_MAGIC[ndim]:#010x}); is it the right file?"
+        )
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    expected = header + int(np.prod(shape))
+    if len(raw) != expected:
+        raise DataError(
+            f"{path}: {len(raw)} bytes but its header {shape} needs {expected}; the file is truncated or damaged"
+        )
+    return torch.from_numpy(np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape).copy())
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """Write a uint8 array as an IDX file, gzipped when the name ends in .gz."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = _MAGIC[array.ndim].to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    data = header + array.tobytes()
+    path.write_bytes(gzip.compress(data, compresslevel=1) if path.suffix == ".gz" else data)

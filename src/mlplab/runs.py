@@ -1,0 +1,37 @@
+"""Read finished runs back from their folders: the composed config and the TensorBoard scalars."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+
+@dataclass
+class Run:
+    """One run folder: its config and every scalar it logged, as tag -> [(step, value), ...]."""
+
+    folder: Path
+    config: DictConfig
+    scalars: dict[str, list[tuple[int, float]]]
+
+    def last(self, tag: str) -> float | None:
+        """The last value logged under `tag`, or None if it never was."""
+        values = self.scalars.get(tag)
+        return values[-1][1] if values else None
+
+
+def load_run(folder: Path) -> Run:
+    """Read a run folder written by src/train.py (TensorBoard's own reader for the events)."""
+    events = EventAccumulator(str(folder / "tensorboard"), size_guidance={"scalars": 0})
+    if (folder / "tensorboard").is_dir():
+        events.Reload()
+    tags = events.Tags().get("scalars", [])
+    scalars = {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in tags}
+    return Run(folder, OmegaConf.load(folder / "config.yaml"), scalars)
+
+
+def find_runs(folder: Path) -> list[Run]:
+    """Every run folder at or below `folder`, in name order (a sweep's jobs in job order)."""
+    configs = sorted(folder.glob("**/config.yaml"), key=lambda p: [int(s) if s.isdigit() else s for s in p.parts])
+    return [load_run(config.parent) for config in configs if config.parent.name != ".hydra"]
