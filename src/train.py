@@ -3,7 +3,6 @@
 python src/train.py model=scratch activation=tanh
 """
 
-import json
 import logging
 import warnings
 from pathlib import Path
@@ -14,10 +13,12 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from mlplab.config import check, register_configs
 from mlplab.errors import MlplabError
 from mlplab.hparams import log_hparams_with_metrics
+from mlplab.status import recorded_status, write_json_atomic
 
 log = logging.getLogger(__name__)
 register_configs()
@@ -25,13 +26,17 @@ register_configs()
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
 
 
-def train(cfg: DictConfig) -> dict[str, float]:
-    """Train and test one model; return its final metrics, also written to <run folder>/metrics.json."""
+def train(cfg: DictConfig, resume_from: Path | None = None) -> dict[str, float]:
+    """Train and test one model; return its final metrics, also written to <run folder>/metrics.json.
+
+    With `resume_from`, a checkpoint of this run, training continues from it in the same folder.
+    """
     check(cfg)
     output_dir = Path(cfg.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    # The config as run, interpolations resolved: what evaluation and summaries read back.
-    OmegaConf.save(cfg, output_dir / "config.yaml", resolve=True)
+    # What resume, evaluation and summaries read back. Only output_dir is pinned to its value
+    # (Hydra's resolver exists only under Hydra); paths inside the folder still follow it if moved.
+    OmegaConf.save(OmegaConf.merge(cfg, {"output_dir": str(output_dir)}), output_dir / "config.yaml")
     pl.seed_everything(cfg.seed, verbose=False)
 
     datamodule = instantiate(cfg.data)
@@ -42,7 +47,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     callbacks = [instantiate(callback) for callback in cfg.callbacks.values() if callback is not None]
     trainer = instantiate(cfg.trainer, logger=logger, callbacks=callbacks)
 
-    trainer.fit(model, datamodule=datamodule)
+    trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     # Test the final weights, as the chapter does; best.ckpt stays on disk for evaluation.
     trainer.test(model, datamodule=datamodule, verbose=False)
@@ -50,7 +55,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     log.info(f"test acc {metrics['test/acc']:.3f}")
     log_hparams_with_metrics(logger, cfg, metrics)
     logger.finalize("success")
-    (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    write_json_atomic(output_dir / "metrics.json", metrics)
     return metrics
 
 
@@ -58,12 +63,16 @@ def train(cfg: DictConfig) -> dict[str, float]:
 def main(cfg: DictConfig) -> float:
     """Hydra's entry point; returns the validation accuracy, the value sweepers optimise."""
     try:
-        metrics = train(cfg)
+        with recorded_status(Path(cfg.output_dir)):
+            metrics = train(cfg)
     except MlplabError as err:
         log.error(f"error: {err}")
         if HydraConfig.get().mode == RunMode.RUN:
             raise SystemExit(2) from None
-        raise  # in a multirun, Hydra records this job as failed and the others go on
+        return float("nan")  # in a sweep: status.json records the failure and the other jobs go on
+    except SystemExit as stop:  # Lightning turns Ctrl-C and SIGTERM into SystemExit after saving
+        log.warning(f"interrupted; continue with: python src/resume.py {cfg.output_dir}")
+        raise SystemExit(143 if isinstance(stop, SIGTERMException) else 130) from None
     return metrics.get("val/acc", metrics["test/acc"])
 
 

@@ -1,6 +1,7 @@
 """The typed schema of conf/train.yaml: Hydra checks types while composing, `check` checks ranges."""
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -22,7 +23,7 @@ def _require(ok: bool, key: str, value: Any, allowed: str) -> None:
 @dataclass
 class DataConfig:
     _target_: str = MISSING
-    data_dir: str = MISSING
+    data_dir: str | None = MISSING
     system_dir: str = MISSING
     download: bool = MISSING
     batch_size: int = MISSING
@@ -31,6 +32,12 @@ class DataConfig:
     seed: int = MISSING
 
     def __post_init__(self) -> None:
+        _require(
+            self.data_dir is None or Path(self.data_dir).is_dir(),
+            "data.data_dir",
+            self.data_dir,
+            "no such folder; give a folder holding the IDX files, or null to use data/ and the system copy",
+        )
         _require(self.batch_size > 0, "data.batch_size", self.batch_size, "it must be a positive integer")
         _require(self.val_size >= 0, "data.val_size", self.val_size, "it must be 0 (test every epoch) or more")
         _require(

@@ -11,3 +11,11 @@ class ConfigError(MlplabError):
 
 class DataError(MlplabError):
     """The dataset cannot be found, or a file of it is damaged."""
+
+
+class DivergenceError(MlplabError):
+    """The training loss stopped being a finite number."""
+
+
+class CheckpointError(MlplabError):
+    """A checkpoint or run folder is missing, damaged, or not one of ours."""

@@ -1,6 +1,8 @@
 """Lightning callbacks of our own; checkpoints and the rest come from Lightning itself."""
 
 from mlplab.callbacks.activation_figure import ActivationFigure
+from mlplab.callbacks.divergence_guard import DivergenceGuard
 from mlplab.callbacks.gradient_stats import GradientStats
+from mlplab.callbacks.interrupt_checkpoint import InterruptCheckpoint
 
-__all__ = ["ActivationFigure", "GradientStats"]
+__all__ = ["ActivationFigure", "DivergenceGuard", "GradientStats", "InterruptCheckpoint"]

@@ -19,7 +19,7 @@ class FashionMNISTDataModule(pl.LightningDataModule):
 
     def __init__(
         self,
-        data_dir: str = "data",
+        data_dir: str | None = None,
         system_dir: str = SYSTEM_DIR,
         download: bool = True,
         batch_size: int = 256,
@@ -28,11 +28,13 @@ class FashionMNISTDataModule(pl.LightningDataModule):
         seed: int = 0,
     ) -> None:
         super().__init__()
-        self.data_dir, self.system_dir = Path(data_dir), Path(system_dir)
+        # Without a data_dir of its own, the project's data/ is searched and downloaded into.
+        self.data_dir, self.system_dir = Path(data_dir or "data"), Path(system_dir)
         self.download = download
         self.batch_size, self.val_size = batch_size, val_size
         self.normalize, self.seed = normalize, seed
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.mean, self.std = 0.0, 1.0  # of the training pixels in [0, 1] when normalize is "standard"
 
     @property
     def val_is_test(self) -> bool:
@@ -57,11 +59,24 @@ class FashionMNISTDataModule(pl.LightningDataModule):
         val_idx, train_idx = order[: self.val_size], order[self.val_size :]
         train_x, val_x = train_x[train_idx], train_x[val_idx]
         train_y, val_y = train_y[train_idx], train_y[val_idx]
-        # Statistics from the training split only, so nothing about val or test leaks in.
-        mean, std = (train_x.mean(), train_x.std()) if self.normalize == "standard" else (0.0, 1.0)
+        if self.normalize == "standard":
+            # Statistics from the training split only, so nothing about val or test leaks in.
+            pixels = train_x.float() / 255
+            self.mean, self.std = pixels.mean().item(), pixels.std().item()
         device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
         for name, x, y in (("train", train_x, train_y), ("val", val_x, val_y), ("test", test_x, test_y)):
-            self.splits[name] = (((x - mean) / std).to(device), y.to(device))
+            self.splits[name] = (self.scale(x).to(device), y.to(device))
+
+    def scale(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 images as the model saw them in training: in [0, 1], standardised if configured."""
+        return (images.float() / 255 - self.mean) / self.std
+
+    def state_dict(self) -> dict[str, float]:
+        # Saved in every checkpoint, so prediction needs the checkpoint only, not the training data.
+        return {"mean": self.mean, "std": self.std}
+
+    def load_state_dict(self, state_dict: dict[str, float]) -> None:
+        self.mean, self.std = state_dict["mean"], state_dict["std"]
 
     def _loader(self, split: str, shuffle: bool) -> InMemoryLoader:
         images, labels = self.splits[split]
@@ -80,10 +95,10 @@ class FashionMNISTDataModule(pl.LightningDataModule):
 
 
 def _decode(images_path: Path, labels_path: Path) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images as float32 in [0, 1] of shape (N, 28, 28), labels as int64; their counts must agree."""
+    """Images as uint8 of shape (N, 28, 28), labels as int64; their counts must agree."""
     images, labels = read_idx(images_path, ndim=3), read_idx(labels_path, ndim=1)
     if len(images) != len(labels):
         raise DataError(f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels")
     if labels.numel() and int(labels.max()) >= len(CLASSES):
         raise DataError(f"{labels_path}: label {int(labels.max())} is outside 0..{len(CLASSES) - 1}")
-    return images.float().div_(255), labels.long()
+    return images, labels.long()

@@ -1,0 +1,86 @@
+"""Evaluate a trained run on the test set: accuracy, confusion matrix and per-class accuracy.
+
+    python src/eval.py outputs/runs/<run folder>                # its checkpoints/last.ckpt
+    python src/eval.py outputs/runs/<run folder>/checkpoints/best.ckpt
+
+Writes <run>/eval/<checkpoint>/ (confusion_matrix.csv, confusion_matrix.png, per_class_accuracy.csv
+and .md) and logs the figure and the table to the run's TensorBoard.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+from hydra.utils import instantiate
+from torch.utils.tensorboard import SummaryWriter
+from torchmetrics.classification import MulticlassConfusionMatrix
+
+from mlplab.checkpoints import load_checkpoint, load_run_config, restore_model, run_folder_of
+from mlplab.data.datamodule import CLASSES
+from mlplab.errors import MlplabError
+
+
+def evaluate(path: Path) -> dict[str, float]:
+    """Evaluate the checkpoint at `path` (or a run folder's last.ckpt); return its test accuracy and more."""
+    folder = run_folder_of(path)
+    checkpoint_path = path if path.suffix == ".ckpt" else folder / "checkpoints" / "last.ckpt"
+    cfg = load_run_config(folder)
+    model = restore_model(cfg, load_checkpoint(checkpoint_path))
+    datamodule = instantiate(cfg.data)
+    datamodule.setup("test")
+    images, labels = datamodule.splits["test"]
+
+    confusion = MulticlassConfusionMatrix(num_classes=len(CLASSES))
+    with torch.no_grad():
+        for start in range(0, len(images), 1024):
+            confusion.update(model(images[start : start + 1024]).argmax(dim=1), labels[start : start + 1024])
+    matrix = confusion.compute()
+    per_class = matrix.diag() / matrix.sum(dim=1)
+    accuracy = (matrix.diag().sum() / matrix.sum()).item()
+
+    out = folder / "eval" / checkpoint_path.stem
+    out.mkdir(parents=True, exist_ok=True)
+    header = ",".join(CLASSES)
+    rows = "\n".join(f"{name},{','.join(str(int(v)) for v in row)}" for name, row in zip(CLASSES, matrix, strict=True))
+    (out / "confusion_matrix.csv").write_text(f"true \\ predicted,{header}\n{rows}\n")
+    (out / "per_class_accuracy.csv").write_text(
+        "class,accuracy\n" + "".join(f"{n},{a:.4f}\n" for n, a in zip(CLASSES, per_class.tolist(), strict=True))
+    )
+    table = "| class | accuracy |\n|---|---|\n" + "".join(
+        f"| {n} | {a:.4f} |\n" for n, a in zip(CLASSES, per_class.tolist(), strict=True)
+    )
+    (out / "per_class_accuracy.md").write_text(table)
+    figure, _ = confusion.plot(labels=list(CLASSES))
+    figure.set_size_inches(9, 8)
+    figure.savefig(out / "confusion_matrix.png", dpi=100, bbox_inches="tight")
+
+    with SummaryWriter(str(folder / "tensorboard")) as writer:
+        writer.add_figure(f"eval/{checkpoint_path.stem}/confusion_matrix", figure)
+        writer.add_text(f"eval/{checkpoint_path.stem}/per_class_accuracy", table)
+        writer.add_scalar(f"eval/{checkpoint_path.stem}/test_acc", accuracy)
+    return {"test/acc": accuracy} | {f"test/acc/{n}": a for n, a in zip(CLASSES, per_class.tolist(), strict=True)}
+
+
+def main() -> None:
+    """Parse the command line, evaluate, and compare with what training recorded."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("path", type=Path, help="a run folder, or a .ckpt file inside one")
+    path = parser.parse_args().path
+    try:
+        results = evaluate(path)
+    except MlplabError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    for name in CLASSES:
+        print(f"{name:>12}  {results[f'test/acc/{name}']:.4f}")
+    line = f"test acc {results['test/acc']:.4f}"
+    recorded = run_folder_of(path) / "metrics.json"
+    if path.suffix != ".ckpt" and recorded.is_file():
+        line += f" (recorded at the end of training: {json.loads(recorded.read_text())['test/acc']:.4f})"
+    print(line)
+
+
+if __name__ == "__main__":
+    main()

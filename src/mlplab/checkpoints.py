@@ -1,0 +1,65 @@
+"""Open what a run left behind, checking it first: its folder, its config, its checkpoints."""
+
+import pickle
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from mlplab.errors import CheckpointError
+from mlplab.models.classifier import MLPClassifier
+
+
+def run_folder_of(path: Path) -> Path:
+    """The run folder for a run folder or for a checkpoint inside one (<run>/checkpoints/*.ckpt)."""
+    folder = path.parent.parent if path.suffix == ".ckpt" else path
+    if not path.exists():
+        raise CheckpointError(f"{path} does not exist; give a run folder (outputs/runs/...) or a .ckpt file in one")
+    if not (folder / "config.yaml").is_file():
+        raise CheckpointError(f"{folder}/config.yaml is missing; is {folder} a run folder written by src/train.py?")
+    return folder
+
+
+def load_run_config(folder: Path) -> DictConfig:
+    """The config a run was trained with, as src/train.py saved it."""
+    try:
+        return OmegaConf.load(folder / "config.yaml")
+    except Exception as err:  # noqa: BLE001 - any parse failure means the same thing to the user
+        raise CheckpointError(f"{folder}/config.yaml cannot be read: {err}") from err
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Load a Lightning checkpoint with weights_only=True: tensors and plain data, never arbitrary code."""
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        with warnings.catch_warnings():  # torch warns before refusing a foreign pickle: the error says it all
+            warnings.simplefilter("ignore")
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        if "Unsupported global" not in str(err):  # torch's words for a pickled class or function
+            raise CheckpointError(f"checkpoint {path} is truncated, damaged or not a checkpoint") from err
+        raise CheckpointError(f"checkpoint {path} holds objects other than tensors and plain data; not loaded") from err
+    except Exception as err:  # noqa: BLE001 - torch raises many kinds for a damaged file; all mean the same
+        reason = (str(err).strip().split(". ")[0] or type(err).__name__)[:100]
+        raise CheckpointError(f"checkpoint {path} is truncated, damaged or not a checkpoint ({reason})") from err
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise CheckpointError(
+            f"checkpoint {path} holds no model weights (no 'state_dict'); is it a Lightning checkpoint?"
+        )
+    return checkpoint
+
+
+def restore_model(cfg: DictConfig, checkpoint: dict[str, Any]) -> MLPClassifier:
+    """Build the run's model from its config and give it the checkpoint's weights, ready to evaluate."""
+    model = instantiate(cfg.model)
+    try:
+        model.load_state_dict(checkpoint["state_dict"])
+    except RuntimeError as err:
+        raise CheckpointError(
+            f"the checkpoint's weights do not fit the run's model ({str(err).splitlines()[0]})"
+        ) from err
+    return model.eval()

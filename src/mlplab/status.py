@@ -1,0 +1,41 @@
+"""A run's state on disk (status.json), so a half-finished folder never looks like a finished one."""
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+from mlplab.errors import DivergenceError
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON through a temporary file and a rename: a reader sees the old file or the new, never half."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(temporary, path)
+
+
+def _outcome(error: BaseException) -> str:
+    if isinstance(error, DivergenceError):
+        return "diverged"
+    if isinstance(error, (KeyboardInterrupt, SIGTERMException, SystemExit)):
+        return "interrupted"  # Lightning turns Ctrl-C into SystemExit after its own clean-up
+    return "failed"
+
+
+@contextmanager
+def recorded_status(folder: Path) -> Iterator[None]:
+    """status.json says `running` inside the block, then `completed`, `diverged`, `interrupted` or `failed`."""
+    write_json_atomic(folder / "status.json", {"status": "running"})
+    try:
+        yield
+    except BaseException as error:
+        write_json_atomic(
+            folder / "status.json", {"status": _outcome(error), "error": str(error) or type(error).__name__}
+        )
+        raise
+    write_json_atomic(folder / "status.json", {"status": "completed"})

@@ -1,0 +1,51 @@
+"""Continue an interrupted run in its own folder, from its last completed epoch.
+
+    python src/resume.py outputs/runs/<run folder>
+
+The run's own config.yaml is used, its log is appended to, and TensorBoard shows one run.
+"""
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from mlplab.checkpoints import load_checkpoint, load_run_config, run_folder_of
+from mlplab.errors import CheckpointError, MlplabError
+from mlplab.logs import configure_logging
+from mlplab.status import recorded_status
+from train import train
+
+log = logging.getLogger("resume")
+
+
+def resume(folder: Path) -> dict[str, float]:
+    """Train the run in `folder` on from checkpoints/last.ckpt to its configured number of epochs."""
+    folder = run_folder_of(folder)
+    status_file = folder / "status.json"
+    if status_file.is_file() and json.loads(status_file.read_text()).get("status") == "completed":
+        raise CheckpointError(f"{folder} has completed; nothing to resume (evaluate it with src/eval.py)")
+    cfg = load_run_config(folder)
+    cfg.output_dir = str(folder)
+    checkpoint = folder / "checkpoints" / "last.ckpt"
+    epoch = load_checkpoint(checkpoint)["epoch"]  # a missing or damaged checkpoint stops here
+    configure_logging(folder / "train.log")
+    log.info(f"resuming {folder} after epoch {epoch + 1}")
+    with recorded_status(folder):
+        return train(cfg, resume_from=checkpoint)
+
+
+def main() -> None:
+    """Parse the command line and resume."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", type=Path, help="the run folder to continue")
+    try:
+        resume(parser.parse_args().folder)
+    except MlplabError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
