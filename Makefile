@@ -7,7 +7,7 @@ TORCH ?= torch==2.14.1 torchvision==0.29.1
 SYSTEM_DATA := /usr/share/datasets/fashion-mnist
 ARGS ?=
 
-.PHONY: help install data train test lint tensorboard clean
+.PHONY: help install data train sweep summarize test lint tensorboard clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -30,6 +30,13 @@ data: $(VENV)/.installed ## get Fashion-MNIST: Debian's dataset-fashion-mnist, e
 
 train: data ## train the default model (scratch MLP, 5 epochs); pass overrides as ARGS="model=concise"
 	$(PY) src/train.py $(ARGS)
+
+sweep: data ## the activation x model grid, 2 jobs at a time, 1 torch thread each; then its summary
+	$(PY) src/train.py -m hydra/launcher=joblib hydra.launcher.n_jobs=2 threads=1 \
+		model=scratch,concise activation=relu,sigmoid,tanh $(ARGS)
+
+summarize: $(VENV)/.installed ## rebuild a folder's summary table and plot: make summarize DIR=outputs/multirun/<sweep>
+	$(PY) src/summarize.py $(DIR)
 
 test: data ## run the test suite
 	$(PY) -m pytest

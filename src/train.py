@@ -9,6 +9,7 @@ from pathlib import Path
 
 import hydra
 import pytorch_lightning as pl
+import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
@@ -37,6 +38,8 @@ def train(cfg: DictConfig, resume_from: Path | None = None) -> dict[str, float]:
     # What resume, evaluation and summaries read back. Only output_dir is pinned to its value
     # (Hydra's resolver exists only under Hydra); paths inside the folder still follow it if moved.
     OmegaConf.save(OmegaConf.merge(cfg, {"output_dir": str(output_dir)}), output_dir / "config.yaml")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)  # parallel jobs on few cores slow each other down 4-14x otherwise
     pl.seed_everything(cfg.seed, verbose=False)
 
     datamodule = instantiate(cfg.data)

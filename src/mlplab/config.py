@@ -8,6 +8,7 @@ import torch
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
+import mlplab.sweeps.naming  # noqa: F401 - registers ${mlplab_swept:} wherever configs are resolved
 from mlplab.errors import ConfigError
 from mlplab.models.activations import ACTIVATIONS
 
@@ -79,6 +80,7 @@ class ModelConfig:
 @dataclass
 class TrainConfig:
     seed: int = MISSING
+    threads: int | None = MISSING
     output_dir: str = MISSING
     data: DataConfig = MISSING
     model: ModelConfig = MISSING
@@ -87,6 +89,7 @@ class TrainConfig:
     callbacks: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        _require(self.threads is None or self.threads > 0, "threads", self.threads, "it must be null or >= 1")
         epochs = self.trainer.get("max_epochs")
         _require(isinstance(epochs, int) and epochs > 0, "trainer.max_epochs", epochs, "it must be a positive integer")
         accelerator = self.trainer.get("accelerator")

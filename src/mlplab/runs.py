@@ -1,10 +1,13 @@
 """Read finished runs back from their folders: the composed config and the TensorBoard scalars."""
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+logging.getLogger("tensorboard").setLevel(logging.WARNING)  # its reader logs every file it opens at INFO
 
 
 @dataclass

@@ -2,8 +2,10 @@
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +32,17 @@ def _outcome(error: BaseException) -> str:
 @contextmanager
 def recorded_status(folder: Path) -> Iterator[None]:
     """status.json says `running` inside the block, then `completed`, `diverged`, `interrupted` or `failed`."""
-    write_json_atomic(folder / "status.json", {"status": "running"})
+    folder.mkdir(parents=True, exist_ok=True)
+    started, clock = datetime.now(timezone.utc).isoformat(timespec="seconds"), time.perf_counter()
+    write_json_atomic(folder / "status.json", {"status": "running", "started": started})
+
+    def finish(status: str, **extra: str) -> None:
+        wall = round(time.perf_counter() - clock, 2)
+        write_json_atomic(folder / "status.json", {"status": status, "started": started, "wall_s": wall, **extra})
+
     try:
         yield
     except BaseException as error:
-        write_json_atomic(
-            folder / "status.json", {"status": _outcome(error), "error": str(error) or type(error).__name__}
-        )
+        finish(_outcome(error), error=str(error) or type(error).__name__)
         raise
-    write_json_atomic(folder / "status.json", {"status": "completed"})
+    finish("completed")

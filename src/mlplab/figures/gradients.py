@@ -6,6 +6,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from mlplab.runs import Run  # noqa: E402
 
@@ -23,9 +24,9 @@ def gradient_norm_figure(runs: list[Run], epoch_index: int = 0) -> Figure:
         norms = layer_norms(run, epoch_index)
         hidden = "-".join(str(h) for h in run.config.model.hidden)
         axes.plot(range(1, len(norms) + 1), norms, marker="o", label=f"{run.config.model.activation} ({hidden})")
-        axes.set_xticks(range(1, len(norms) + 1))
     axes.set(yscale="log", xlabel="layer (1 = next to the input)", ylabel="mean gradient norm")
     axes.set_title(f"Gradient norm per layer, epoch {epoch_index + 1}")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.grid(alpha=0.3, which="both")
     axes.legend()
     return figure

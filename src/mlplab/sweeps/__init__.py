@@ -1,0 +1,1 @@
+"""Multiruns: naming each job by what its sweep varies, and summarising a sweep."""

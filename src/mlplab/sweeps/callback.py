@@ -1,0 +1,32 @@
+"""SweepSummary: Hydra calls it when a multirun ends, failed jobs or not."""
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+from rich.console import Console
+from rich.table import Table
+
+from mlplab.sweeps.summary import write_summary
+
+log = logging.getLogger(__name__)
+
+
+class SweepSummary(Callback):
+    """Write the sweep's summary table and plot, and print the table."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        folder = Path(config.hydra.sweep.dir)
+        rows = write_summary(folder)
+        if not rows:
+            return
+        table = Table(title=f"{folder}: {len(rows)} jobs, ranked by val acc")
+        for column in ("rank", "job", "status", "val acc", "test acc", "epochs", "wall s"):
+            table.add_column(column)
+        for rank, row in enumerate(rows, start=1):
+            cells = (rank, row.job, row.status, row.val_acc, row.test_acc, row.epochs, row.wall_s)
+            table.add_row(*("" if c is None else str(c) for c in cells))
+        Console(width=160).print(table)
+        log.info(f"summary: {folder / 'summary.md'}, {folder / 'summary.csv'}, {folder / 'val_acc.png'}")

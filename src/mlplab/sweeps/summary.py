@@ -1,0 +1,78 @@
+"""Summarise a folder of runs (a sweep): a ranked table (CSV, Markdown) and validation curves (PNG)."""
+
+import csv
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from mlplab.runs import Run, load_run
+
+METRICS = ("train/acc", "val/acc", "test/acc", "train/loss", "val/loss", "test/loss")
+
+
+@dataclass
+class JobSummary:
+    """One job of a sweep, as its folder records it."""
+
+    job: str
+    overrides: str
+    status: str
+    epochs: int
+    wall_s: float | None
+    train_acc: float | None
+    val_acc: float | None
+    test_acc: float | None
+    train_loss: float | None
+    val_loss: float | None
+    test_loss: float | None
+    error: str
+
+
+def summarise_job(folder: Path) -> tuple[JobSummary, Run | None]:
+    """Read one job folder: its status, overrides and, where it logged any, its TensorBoard scalars."""
+    status = json.loads((folder / "status.json").read_text())
+    overrides_file = folder / ".hydra" / "overrides.yaml"
+    overrides = " ".join(OmegaConf.load(overrides_file)) if overrides_file.is_file() else ""
+    run = load_run(folder) if (folder / "config.yaml").is_file() else None
+    values = {m: run.last(m) if run else None for m in METRICS}
+    epochs = len(run.scalars.get("val/acc", [])) if run else 0
+    summary = JobSummary(
+        folder.name, overrides, status["status"], epochs, status.get("wall_s"),
+        *(None if values[m] is None else round(values[m], 4) for m in METRICS), status.get("error", ""),
+    )  # fmt: skip
+    return summary, run
+
+
+def collect(folder: Path) -> list[tuple[JobSummary, Run | None]]:
+    """Every job below `folder`, completed jobs ranked by validation accuracy, the rest after them."""
+    jobs = [summarise_job(status.parent) for status in folder.glob("**/status.json")]
+    return sorted(jobs, key=lambda j: (j[0].status != "completed", -(j[0].val_acc or 0.0), j[0].job))
+
+
+def _markdown(rows: list[JobSummary]) -> str:
+    columns = list(asdict(rows[0]))
+    lines = ["| rank | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for rank, row in enumerate(rows, start=1):
+        cells = ["" if v is None else str(v).replace("|", "/") for v in asdict(row).values()]
+        lines.append(f"| {rank} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_summary(folder: Path) -> list[JobSummary]:
+    """Write summary.csv, summary.md and val_acc.png into `folder`; return the ranked rows."""
+    jobs = collect(folder)
+    if not jobs:
+        return []
+    rows = [job for job, _ in jobs]
+    with (folder / "summary.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(asdict(rows[0])))
+        writer.writeheader()
+        writer.writerows(asdict(row) for row in rows)
+    (folder / "summary.md").write_text(_markdown(rows))
+
+    from mlplab.figures.curves import validation_curves  # matplotlib loads only when drawing
+
+    validation_curves([(job.job, run) for job, run in jobs if run]).savefig(folder / "val_acc.png", dpi=100)
+    return rows

@@ -1,0 +1,115 @@
+"""Multiruns through the real CLI: job folders named by what varies, summaries, launchers, search, failures."""
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT, tiny_overrides
+from mlplab.runs import load_run
+from mlplab.sweeps.summary import write_summary
+
+
+def _multirun(data: Path, sweep_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    overrides = [o for o in tiny_overrides(data, sweep_dir) if not o.startswith(("output_dir", "trainer.max_epochs"))]
+    command = [sys.executable, str(ROOT / "src" / "train.py"), "-m", *overrides, "trainer.max_epochs=1"]
+    return subprocess.run(
+        [*command, f"hydra.sweep.dir={sweep_dir}", *args], capture_output=True, text=True, timeout=600
+    )
+
+
+def _summary(sweep_dir: Path) -> list[dict[str, str]]:
+    with (sweep_dir / "summary.csv").open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_two_job_multirun_names_jobs_by_what_varies_and_summarises_them(fake_data: Path, tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    result = _multirun(fake_data, sweep, "model=scratch,concise", "activation=tanh")
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
+    assert jobs == ["0_model=scratch", "1_model=concise"], "only the swept key names a job"
+    for job in jobs:
+        assert list((sweep / job / "tensorboard").glob("events.out.tfevents.*")), job
+        assert yaml.safe_load((sweep / job / "config.yaml").read_text())["model"]["activation"] == "tanh"
+
+    rows = _summary(sweep)
+    assert [r["job"] for r in rows] == sorted(
+        jobs, key=lambda j: -float(next(r for r in rows if r["job"] == j)["val_acc"])
+    )
+    for row in rows:
+        run = load_run(sweep / row["job"])
+        assert float(row["val_acc"]) == pytest.approx(run.last("val/acc"), abs=1e-4), "table = logged values"
+        assert row["status"] == "completed" and row["epochs"] == "1" and float(row["wall_s"]) > 0
+    assert "| rank | job | overrides |" in (sweep / "summary.md").read_text()
+    assert (sweep / "val_acc.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_failed_job_is_recorded_and_the_others_complete(fake_data: Path, tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    result = _multirun(fake_data, sweep, "model.optimizer.lr=1e6,0.3")
+    assert result.returncode == 0, result.stderr[-3000:]
+    by_status = {row["status"]: row for row in _summary(sweep)}
+    assert set(by_status) == {"completed", "diverged"}
+    assert by_status["diverged"]["job"] == "0_model.optimizer.lr=1000000.0"
+    assert "training diverged" in by_status["diverged"]["error"]
+    assert (sweep / "1_model.optimizer.lr=0.3" / "metrics.json").is_file()
+
+
+def test_summarize_rebuilds_the_table_of_any_folder(fake_data: Path, tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    assert _multirun(fake_data, sweep, "seed=1,2").returncode == 0
+    (sweep / "summary.csv").unlink()
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "src" / "summarize.py"), str(sweep)], capture_output=True, text=True
+    )
+    assert result.returncode == 0 and "0_seed=1" in result.stdout
+    assert len(_summary(sweep)) == 2
+    assert write_summary(tmp_path / "empty") == []
+
+
+def test_joblib_launcher_runs_jobs_in_parallel_processes(fake_data: Path, tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    result = _multirun(fake_data, sweep, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "threads=1", "seed=1,2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert [r["status"] for r in _summary(sweep)] == ["completed", "completed"]
+    logs = [(sweep / f"{i}_seed={i + 1}" / "train.log").read_text() for i in range(2)]
+    assert all("epoch 1, loss" in log and "Trainer.fit" in log for log in logs)
+
+
+def test_submitit_local_launcher_runs_each_job_as_a_submitted_job(fake_data: Path, tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    result = _multirun(fake_data, sweep, "hydra/launcher=submitit_local", "threads=1", "activation=relu,tanh")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert [r["status"] for r in _summary(sweep)] == ["completed", "completed"]
+    assert list((sweep / ".submitit").glob("*/*_result.pkl")), "submitit ran the jobs"
+
+
+def test_optuna_search_records_the_best_trial_and_resumes_from_its_database(fake_data: Path, tmp_path: Path) -> None:
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    first = _multirun(
+        fake_data,
+        tmp_path / "a",
+        "hparams_search=optuna",
+        "hydra.sweeper.n_trials=3",
+        f"hydra.sweeper.storage={storage}",
+    )
+    assert first.returncode == 0, first.stderr[-3000:]
+    results = yaml.safe_load((tmp_path / "a" / "optimization_results.yaml").read_text())
+    assert set(results["best_params"]) == {"model.optimizer.lr", "hidden", "activation"}
+    assert max(float(r["val_acc"]) for r in _summary(tmp_path / "a")) == pytest.approx(results["best_value"], abs=1e-4)
+
+    again = _multirun(
+        fake_data,
+        tmp_path / "b",
+        "hparams_search=optuna",
+        "hydra.sweeper.n_trials=1",
+        f"hydra.sweeper.storage={storage}",
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    import optuna
+
+    assert len(optuna.load_study(study_name="mlplab", storage=storage).trials) == 4, "the study went on from 3"
