@@ -7,7 +7,7 @@ TORCH ?= torch==2.14.1 torchvision==0.29.1
 SYSTEM_DATA := /usr/share/datasets/fashion-mnist
 ARGS ?=
 
-.PHONY: help install data train sweep summarize test lint tensorboard clean
+.PHONY: help install data train sweep summarize test bench lint tensorboard clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -41,9 +41,12 @@ summarize: $(VENV)/.installed ## rebuild a folder's summary table and plot: make
 test: data ## run the test suite
 	$(PY) -m pytest
 
+bench: data ## time src/train.py against a plain PyTorch loop and the chapter's DataLoader; writes benchmarks/results.md
+	$(PY) benchmarks/bench.py
+
 lint: $(VENV)/.installed ## ruff: lint and format check
-	$(VENV)/bin/ruff check src tests
-	$(VENV)/bin/ruff format --check src tests
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
 
 tensorboard: $(VENV)/.installed ## serve TensorBoard for every run under outputs/ on 127.0.0.1:6006
 	$(VENV)/bin/tensorboard --logdir outputs --host 127.0.0.1 --port 6006

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from mlplab.checkpoints import load_checkpoint, load_run_config, run_folder_of
+from mlplab.distributed import global_rank
 from mlplab.errors import CheckpointError, MlplabError
 from mlplab.logs import configure_logging
 from mlplab.status import recorded_status
@@ -32,7 +33,7 @@ def resume(folder: Path) -> dict[str, float]:
     epoch = load_checkpoint(checkpoint)["epoch"]  # a missing or damaged checkpoint stops here
     configure_logging(folder / "train.log")
     log.info(f"resuming {folder} after epoch {epoch + 1}")
-    with recorded_status(folder):
+    with recorded_status(folder, enabled=global_rank() == 0):  # DDP's other ranks rerun this script
         return train(cfg, resume_from=checkpoint)
 
 

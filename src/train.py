@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from mlplab.config import check, register_configs
+from mlplab.distributed import adopt_submitit_tasks, check_multirun_ddp, global_rank
 from mlplab.errors import MlplabError
 from mlplab.hparams import log_hparams_with_metrics
 from mlplab.status import recorded_status, write_json_atomic
@@ -34,10 +35,11 @@ def train(cfg: DictConfig, resume_from: Path | None = None) -> dict[str, float]:
     """
     check(cfg)
     output_dir = Path(cfg.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    # What resume, evaluation and summaries read back. Only output_dir is pinned to its value
-    # (Hydra's resolver exists only under Hydra); paths inside the folder still follow it if moved.
-    OmegaConf.save(OmegaConf.merge(cfg, {"output_dir": str(output_dir)}), output_dir / "config.yaml")
+    if global_rank() == 0:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        # What resume, evaluation and summaries read back. Only output_dir is pinned to its value
+        # (Hydra's resolver exists only under Hydra); paths inside the folder still follow it if moved.
+        OmegaConf.save(OmegaConf.merge(cfg, {"output_dir": str(output_dir)}), output_dir / "config.yaml")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)  # parallel jobs on few cores slow each other down 4-14x otherwise
     pl.seed_everything(cfg.seed, verbose=False)
@@ -55,18 +57,21 @@ def train(cfg: DictConfig, resume_from: Path | None = None) -> dict[str, float]:
     # Test the final weights, as the chapter does; best.ckpt stays on disk for evaluation.
     trainer.test(model, datamodule=datamodule, verbose=False)
     metrics |= {k: float(v) for k, v in trainer.callback_metrics.items()}
-    log.info(f"test acc {metrics['test/acc']:.3f}")
-    log_hparams_with_metrics(logger, cfg, metrics)
-    logger.finalize("success")
-    write_json_atomic(output_dir / "metrics.json", metrics)
+    if trainer.is_global_zero:  # the other DDP ranks hold the same, synced numbers
+        log.info(f"test acc {metrics['test/acc']:.3f}")
+        log_hparams_with_metrics(logger, cfg, metrics)
+        logger.finalize("success")
+        write_json_atomic(output_dir / "metrics.json", metrics)
     return metrics
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float:
     """Hydra's entry point; returns the validation accuracy, the value sweepers optimise."""
+    adopt_submitit_tasks()
     try:
-        with recorded_status(Path(cfg.output_dir)):
+        with recorded_status(Path(cfg.output_dir), enabled=global_rank() == 0):
+            check_multirun_ddp(cfg)
             metrics = train(cfg)
     except MlplabError as err:
         log.error(f"error: {err}")

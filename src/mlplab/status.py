@@ -30,8 +30,14 @@ def _outcome(error: BaseException) -> str:
 
 
 @contextmanager
-def recorded_status(folder: Path) -> Iterator[None]:
-    """status.json says `running` inside the block, then `completed`, `diverged`, `interrupted` or `failed`."""
+def recorded_status(folder: Path, enabled: bool = True) -> Iterator[None]:
+    """status.json says `running` inside the block, then `completed`, `diverged`, `interrupted` or `failed`.
+
+    Only one process of a run writes it: the others of a DDP run pass enabled=False.
+    """
+    if not enabled:
+        yield
+        return
     folder.mkdir(parents=True, exist_ok=True)
     started, clock = datetime.now(timezone.utc).isoformat(timespec="seconds"), time.perf_counter()
     write_json_atomic(folder / "status.json", {"status": "running", "started": started})

@@ -2,7 +2,8 @@
 
 from mlplab.callbacks.activation_figure import ActivationFigure
 from mlplab.callbacks.divergence_guard import DivergenceGuard
+from mlplab.callbacks.epoch_timer import EpochTimer
 from mlplab.callbacks.gradient_stats import GradientStats
 from mlplab.callbacks.interrupt_checkpoint import InterruptCheckpoint
 
-__all__ = ["ActivationFigure", "DivergenceGuard", "GradientStats", "InterruptCheckpoint"]
+__all__ = ["ActivationFigure", "DivergenceGuard", "EpochTimer", "GradientStats", "InterruptCheckpoint"]

@@ -4,6 +4,7 @@ import logging
 from collections.abc import Callable, Iterable
 
 import pytorch_lightning as pl
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.optim import Optimizer
@@ -23,11 +24,12 @@ class MLPClassifier(pl.LightningModule):
         super().__init__()
         self.optimizer_factory = optimizer  # a partial from the config, given the parameters later
         self.activation_name = activation
-        # One loss and one accuracy metric per stage; validate_args=False skips per-step input checks.
+        # One loss and one accuracy metric per stage; validate_args=False skips input checks.
         self.metrics = nn.ModuleDict()
         for stage in ("train", "val", "test"):
             self.metrics[f"{stage}_loss"] = MeanMetric()
             self.metrics[f"{stage}_acc"] = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
+        self.epoch_outputs: dict[str, list[tuple[Tensor, Tensor, Tensor]]] = {"train": [], "val": [], "test": []}
 
     def layer_weights(self) -> list[Tensor]:
         """The weight matrix of each layer, from the input to the output."""
@@ -42,23 +44,27 @@ class MLPClassifier(pl.LightningModule):
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
     def evaluate(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
-        """Cross-entropy of one batch; also accumulates the stage's loss and accuracy for the epoch."""
+        """Cross-entropy of one batch; its loss and predictions are kept for the epoch's metrics."""
         images, labels = batch
         logits = self(images)
         loss = F.cross_entropy(logits, labels)
-        # No self.log here: a per-step log call costs about as much as the step itself on a CPU.
-        self.metrics[f"{stage}_loss"].update(loss.detach(), weight=len(labels))
-        self.metrics[f"{stage}_acc"].update(logits.detach().argmax(dim=1), labels)
+        # Kept as tensors and handed to torchmetrics once per epoch: a Metric.update or a self.log
+        # per step costs a sizeable part of a step this small.
+        self.epoch_outputs[stage].append((loss.detach(), logits.detach().argmax(dim=1), labels))
         return loss
 
     def log_epoch(self, stage: str) -> dict[str, Tensor]:
-        """Log the stage's epoch loss and accuracy (synced across processes by torchmetrics) and reset them."""
-        values = {}
-        for name in ("loss", "acc"):
-            metric = self.metrics[f"{stage}_{name}"]
-            values[f"{stage}/{name}"] = metric.compute()
-            metric.reset()
-        self.log_dict(values)
+        """Log the stage's epoch loss and accuracy (torchmetrics syncs them across processes)."""
+        losses, predictions, labels = zip(*self.epoch_outputs[stage], strict=True)
+        self.epoch_outputs[stage] = []
+        sizes = torch.tensor([len(y) for y in labels], dtype=torch.float32, device=losses[0].device)
+        loss_metric, acc_metric = self.metrics[f"{stage}_loss"], self.metrics[f"{stage}_acc"]
+        loss_metric.update(torch.stack(losses), weight=sizes)
+        acc_metric.update(torch.cat(predictions), torch.cat(labels))
+        values = {f"{stage}/loss": loss_metric.compute(), f"{stage}/acc": acc_metric.compute()}
+        loss_metric.reset()
+        acc_metric.reset()
+        self.log_dict(values, sync_dist=True)  # already synced: this only tells Lightning so
         return values
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
@@ -82,7 +88,8 @@ class MLPClassifier(pl.LightningModule):
             # Without a validation split the data module validates on the test set, as the chapter does.
             label = "test acc" if getattr(self.trainer.datamodule, "val_is_test", False) else "val acc"
             line += f", {label} {val_acc:.3f}"
-        log.info(line)
+        if self.trainer.is_global_zero:
+            log.info(line)
 
     def configure_optimizers(self) -> Optimizer:
         return self.optimizer_factory(self.parameters())

@@ -27,4 +27,4 @@ class ScratchSGD(Optimizer):
         for group in self.param_groups:
             for param in group["params"]:
                 if param.grad is not None:
-                    param -= group["lr"] * param.grad
+                    param.add_(param.grad, alpha=-group["lr"])  # p -= lr * grad, without a temporary

@@ -1,0 +1,103 @@
+"""Benchmark src/train.py against a plain PyTorch loop and the chapter's DataLoader pipeline.
+
+    python benchmarks/bench.py            # or: make bench
+
+One invocation on the real data, so the ratios compare runs on the same machine at the same time:
+(a) benchmarks/plain_loop.py, the floor; (b) benchmarks/chapter_dataloader.py, the textbook's input
+pipeline; (c) src/train.py with the two chapter presets, as a user runs it (logging, checkpoints
+and all). Per-epoch time is the median of epochs 2..N of the training steps alone; wall time is
+the whole process, imports included (the best of `--repeats`). Writes benchmarks/results.md.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from functools import partial
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from mlplab.runs import load_run  # noqa: E402
+
+
+def measure(command: list[str]) -> tuple[float, float, str]:
+    """Run a command; return its wall seconds, peak resident memory in MiB, and its stdout."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    out = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"benchmark command failed: {' '.join(command)}")
+    return wall, usage.ru_maxrss / 1024, out
+
+
+def plain_loop(model: str, tmp: Path, repeat: int) -> tuple[float, float, list[float]]:
+    """Wall time, peak memory and per-epoch times of the plain loop."""
+    wall, memory, out = measure([sys.executable, "benchmarks/plain_loop.py", "--model", model])
+    return wall, memory, json.loads(out.splitlines()[-1])["epoch_seconds"]
+
+
+def train_py(model: str, tmp: Path, repeat: int) -> tuple[float, float, list[float]]:
+    """Wall time, peak memory and per-epoch times (read back from TensorBoard) of src/train.py."""
+    run_dir = tmp / f"{model}-{repeat}"
+    wall, memory, _ = measure(
+        [sys.executable, "src/train.py", f"experiment=chapter_{model}", f"hydra.run.dir={run_dir}"]
+    )
+    return wall, memory, [value for _, value in load_run(run_dir).scalars["time/train_epoch_s"]]
+
+
+def main() -> None:
+    """Run every pipeline, print the Markdown table and write it to benchmarks/results.md."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=2, help="runs of each whole process; the fastest counts")
+    args = parser.parse_args()
+    pipelines = {
+        "(a) plain PyTorch loop, concise": partial(plain_loop, "concise"),
+        "(c) src/train.py experiment=chapter_concise": partial(train_py, "concise"),
+        "(a) plain PyTorch loop, scratch": partial(plain_loop, "scratch"),
+        "(c) src/train.py experiment=chapter_scratch": partial(train_py, "scratch"),
+    }
+    results: dict[str, list[tuple[float, float, list[float]]]] = {name: [] for name in pipelines}
+    with tempfile.TemporaryDirectory() as tmp:
+        for repeat in range(args.repeats):  # interleaved, so a slow spell of the machine hits all alike
+            for name, pipeline in pipelines.items():
+                results[name].append(pipeline(Path(tmp), repeat))
+    rows = {
+        name: (
+            statistics.median(s for _, _, epochs in runs for s in epochs[1:]),  # epoch 1 warms up
+            min(wall for wall, _, _ in runs),
+            max(memory for _, memory, _ in runs),
+        )
+        for name, runs in results.items()
+    }
+    wall, memory, out = measure([sys.executable, "benchmarks/chapter_dataloader.py", "--epochs", "3"])
+    chapter = "(b) chapter's DataLoader (torchvision + ToTensor), concise"
+    rows[chapter] = (statistics.median(json.loads(out.splitlines()[-1])["epoch_seconds"][1:]), None, memory)
+
+    lines = [
+        "| pipeline | s / epoch | vs (a) same model | (b) / this | process wall s | vs (a) same model | peak MiB |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, (epoch, wall, memory) in rows.items():
+        model = "scratch" if "scratch" in name else "concise"
+        floor_epoch, floor_wall, _ = rows[f"(a) plain PyTorch loop, {model}"]
+        wall_cells = ("", "") if wall is None else (f"{wall:.2f}", f"{wall / floor_wall:.2f}x")
+        lines.append(
+            f"| {name} | {epoch:.3f} | {epoch / floor_epoch:.2f}x | {rows[chapter][0] / epoch:.1f}x | "
+            f"{wall_cells[0]} | {wall_cells[1]} | {memory:.0f} |"
+        )
+    table = "\n".join(lines) + "\n"
+    header = f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPU cores, torch threads as default.\n\n"
+    (ROOT / "benchmarks" / "results.md").write_text(header + table)
+    print(table, end="")
+
+
+if __name__ == "__main__":
+    main()

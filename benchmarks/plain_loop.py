@@ -1,0 +1,98 @@
+"""The floor: the chapter's MLP trained by a hand-written PyTorch loop over in-memory tensors.
+
+    python benchmarks/plain_loop.py --model concise --epochs 5
+
+Does what `src/train.py experiment=chapter_<model>` does (60k training images, batch 256, test
+accuracy every epoch; concise: nn.Sequential and SGD lr 0.5; scratch: W1, b1, W2, b2, ReLU as
+max(x, 0) and p -= lr * grad with lr 100/256) with nothing else, and prints one JSON line of timings.
+"""
+
+import argparse
+import gzip
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def load(folder: Path, stem: str, offset: int) -> torch.Tensor:
+    """An IDX file's payload as a uint8 tensor (its header is `offset` bytes)."""
+    payload = bytearray(gzip.decompress((folder / f"{stem}.gz").read_bytes()))  # writable, as torch wants
+    return torch.from_numpy(np.frombuffer(payload, np.uint8, offset=offset))
+
+
+def concise() -> tuple[nn.Module, Callable[[], None]]:
+    """nn.Sequential with torch.optim.SGD at lr 0.5."""
+    net = nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
+    for layer in (net[1], net[3]):
+        nn.init.normal_(layer.weight, std=0.01)
+        nn.init.zeros_(layer.bias)
+    sgd = torch.optim.SGD(net.parameters(), lr=0.5)
+
+    def step() -> None:
+        sgd.step()
+        sgd.zero_grad()
+
+    return net, step
+
+
+def scratch() -> tuple[Callable[[torch.Tensor], torch.Tensor], Callable[[], None]]:
+    """The chapter's W1, b1, W2, b2 with a hand-written ReLU and SGD step at lr 100/256."""
+    W1, W2 = (torch.randn(784, 256) * 0.01).requires_grad_(), (torch.randn(256, 10) * 0.01).requires_grad_()
+    b1, b2 = torch.zeros(256, requires_grad=True), torch.zeros(10, requires_grad=True)
+
+    def net(X: torch.Tensor) -> torch.Tensor:
+        H = X.reshape(len(X), -1) @ W1 + b1
+        return torch.max(H, torch.zeros_like(H)) @ W2 + b2
+
+    @torch.no_grad()
+    def step() -> None:
+        for param in (W1, b1, W2, b2):
+            param.add_(param.grad, alpha=-100 / 256)
+            param.grad.zero_()
+
+    return net, step
+
+
+def main() -> None:
+    """Train, evaluate each epoch, print the per-epoch training times."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--model", choices=("concise", "scratch"), default="concise")
+    parser.add_argument("--data", type=Path, default=Path("/usr/share/datasets/fashion-mnist"))
+    args = parser.parse_args()
+    train_x = load(args.data, "train-images-idx3-ubyte", 16).reshape(-1, 28, 28).float() / 255
+    train_y = load(args.data, "train-labels-idx1-ubyte", 8).long()
+    test_x = load(args.data, "t10k-images-idx3-ubyte", 16).reshape(-1, 28, 28).float() / 255
+    test_y = load(args.data, "t10k-labels-idx1-ubyte", 8).long()
+
+    torch.manual_seed(42)
+    net, optimizer = concise() if args.model == "concise" else scratch()
+    epoch_seconds = []
+    for epoch in range(args.epochs):
+        started = time.perf_counter()
+        order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(epoch))
+        loss_sum, correct = torch.zeros(()), torch.zeros((), dtype=torch.long)
+        for start in range(0, len(order), 256):
+            batch = order[start : start + 256]
+            logits = net(train_x[batch])
+            loss = F.cross_entropy(logits, train_y[batch])
+            loss.backward()
+            optimizer()
+            loss_sum += loss.detach() * len(batch)
+            correct += (logits.argmax(1) == train_y[batch]).sum()
+        epoch_seconds.append(time.perf_counter() - started)
+        with torch.no_grad():
+            test_acc = (net(test_x).argmax(1) == test_y).float().mean().item()
+        print(f"epoch {epoch + 1}, loss {loss_sum.item() / len(order):.4f}, "
+              f"train acc {correct.item() / len(order):.3f}, test acc {test_acc:.3f}", flush=True)  # fmt: skip
+    print(json.dumps({"epoch_seconds": epoch_seconds, "test_acc": test_acc}))
+
+
+if __name__ == "__main__":
+    main()
