@@ -32,7 +32,8 @@ def resume(folder: Path) -> dict[str, float]:
     checkpoint = folder / "checkpoints" / "last.ckpt"
     epoch = load_checkpoint(checkpoint)["epoch"]  # a missing or damaged checkpoint stops here
     configure_logging(folder / "train.log")
-    log.info(f"resuming {folder} after epoch {epoch + 1}")
+    if global_rank() == 0:
+        log.info(f"resuming {folder} after epoch {epoch + 1}")
     with recorded_status(folder, enabled=global_rank() == 0):  # DDP's other ranks rerun this script
         return train(cfg, resume_from=checkpoint)
 

@@ -79,7 +79,8 @@ def main(cfg: DictConfig) -> float:
             raise SystemExit(2) from None
         return float("nan")  # in a sweep: status.json records the failure and the other jobs go on
     except SystemExit as stop:  # Lightning turns Ctrl-C and SIGTERM into SystemExit after saving
-        log.warning(f"interrupted; continue with: python src/resume.py {cfg.output_dir}")
+        if global_rank() == 0:
+            log.warning(f"interrupted; continue with: python src/resume.py {cfg.output_dir}")
         raise SystemExit(143 if isinstance(stop, SIGTERMException) else 130) from None
     return metrics.get("val/acc", metrics["test/acc"])
 
