@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -108,3 +109,16 @@ def test_chapter_presets_hold_the_chapters_settings() -> None:
         assert cfg.model.activation == "relu" and cfg.model.init_std == 0.01
     assert scratch.model.optimizer.lr == 100 / 256 and scratch.model.optimizer._target_.endswith("ScratchSGD")
     assert concise.model.optimizer.lr == 0.5 and concise.model.optimizer._target_ == "torch.optim.SGD"
+
+
+def test_accelerator_group_is_not_overridden_by_the_trainer_group() -> None:
+    register_configs()
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONF)):
+        cfg = compose("train", overrides=["accelerator=gpu", "trainer=ddp"])
+    assert cfg.trainer.accelerator == "gpu" and cfg.trainer.devices == 2 and cfg.trainer.strategy == "ddp"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without a GPU")
+def test_gpu_without_a_gpu_is_refused_naming_the_alternatives(make_cfg: Callable[..., DictConfig]) -> None:
+    with pytest.raises(ConfigError, match="accelerator=gpu is not allowed: no CUDA GPU is visible on this machine"):
+        train(make_cfg("accelerator=gpu"))

@@ -53,9 +53,12 @@ class DataConfig:
 class ModelConfig:
     _target_: str = MISSING
     optimizer: dict[str, Any] = MISSING  # a `_partial_` optimiser; its `lr` is the learning rate
+    scheduler: dict[str, Any] | None = MISSING  # a `_partial_` LR scheduler, stepped once per epoch
     hidden: list[int] = MISSING
     activation: str = MISSING
     init_std: float = MISSING
+    dropout: float = MISSING
+    label_smoothing: float = MISSING
 
     def __post_init__(self) -> None:
         _require(
@@ -75,6 +78,15 @@ class ModelConfig:
             isinstance(lr, (int, float)) and lr > 0, "model.optimizer.lr", lr, "the learning rate must be a number > 0"
         )
         _require(self.init_std > 0, "model.init_std", self.init_std, "it must be > 0")
+        _require(0 <= self.dropout < 1, "model.dropout", self.dropout, "it must be in [0, 1)")
+        _require(0 <= self.label_smoothing < 1, "model.label_smoothing", self.label_smoothing, "it must be in [0, 1)")
+        scratch_sgd = str(self.optimizer.get("_target_", "")).endswith("ScratchSGD")
+        _require(
+            not self._target_.endswith("ScratchMLP") or scratch_sgd,
+            "model.optimizer._target_",
+            self.optimizer.get("_target_"),
+            "model=scratch steps with its hand-written ScratchSGD; the optimizer group is for model=concise",
+        )
 
 
 @dataclass

@@ -2,12 +2,14 @@
 
 import logging
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LRScheduler
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
@@ -19,11 +21,17 @@ class MLPClassifier(pl.LightningModule):
     """A Fashion-MNIST classifier whose subclasses define only the network and how it steps."""
 
     def __init__(
-        self, optimizer: Callable[[Iterable[nn.Parameter]], Optimizer], activation: str, num_classes: int
+        self,
+        optimizer: Callable[[Iterable[nn.Parameter]], Optimizer],
+        activation: str,
+        num_classes: int,
+        scheduler: Callable[[Optimizer], LRScheduler] | None = None,
+        label_smoothing: float = 0.0,
     ) -> None:
         super().__init__()
-        self.optimizer_factory = optimizer  # a partial from the config, given the parameters later
-        self.activation_name = activation
+        # Partials from the config, completed with the parameters (and the optimiser) later.
+        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        self.activation_name, self.label_smoothing = activation, label_smoothing
         # One loss and one accuracy metric per stage; validate_args=False skips input checks.
         self.metrics = nn.ModuleDict()
         for stage in ("train", "val", "test"):
@@ -47,7 +55,7 @@ class MLPClassifier(pl.LightningModule):
         """Cross-entropy of one batch; its loss and predictions are kept for the epoch's metrics."""
         images, labels = batch
         logits = self(images)
-        loss = F.cross_entropy(logits, labels)
+        loss = F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing if stage == "train" else 0.0)
         # Kept as tensors and handed to torchmetrics once per epoch: a Metric.update or a self.log
         # per step costs a sizeable part of a step this small.
         self.epoch_outputs[stage].append((loss.detach(), logits.detach().argmax(dim=1), labels))
@@ -91,5 +99,8 @@ class MLPClassifier(pl.LightningModule):
         if self.trainer.is_global_zero:
             log.info(line)
 
-    def configure_optimizers(self) -> Optimizer:
-        return self.optimizer_factory(self.parameters())
+    def configure_optimizers(self) -> Optimizer | dict[str, Any]:
+        optimizer = self.optimizer_factory(self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": self.scheduler_factory(optimizer)}  # stepped every epoch

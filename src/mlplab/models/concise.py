@@ -5,6 +5,7 @@ from itertools import pairwise
 
 from torch import Tensor, nn
 from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LRScheduler
 
 from mlplab.models.activations import get_activation
 from mlplab.models.classifier import NUM_CLASSES, NUM_INPUTS, MLPClassifier
@@ -19,15 +20,20 @@ class ConciseMLP(MLPClassifier):
         hidden: Sequence[int] = (256,),
         activation: str = "relu",
         init_std: float = 0.01,
+        dropout: float = 0.0,
+        label_smoothing: float = 0.0,
+        scheduler: Callable[[Optimizer], LRScheduler] | None = None,
         num_inputs: int = NUM_INPUTS,
         num_classes: int = NUM_CLASSES,
     ) -> None:
-        super().__init__(optimizer, activation, num_classes)
+        super().__init__(optimizer, activation, num_classes, scheduler, label_smoothing)
         make_activation = get_activation(activation).module
         sizes = [num_inputs, *hidden]
         layers: list[nn.Module] = [nn.Flatten()]
         for n_in, n_out in pairwise(sizes):
             layers += [nn.Linear(n_in, n_out), make_activation()]
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
         layers.append(nn.Linear(sizes[-1], num_classes))
         self.net = nn.Sequential(*layers)
         for module in self.net:

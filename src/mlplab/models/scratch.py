@@ -5,6 +5,8 @@ from itertools import pairwise
 
 import torch
 from torch import Tensor, nn
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LRScheduler
 
 from mlplab.models.activations import get_activation
 from mlplab.models.classifier import NUM_CLASSES, NUM_INPUTS, MLPClassifier
@@ -20,12 +22,16 @@ class ScratchMLP(MLPClassifier):
         hidden: Sequence[int] = (256,),
         activation: str = "relu",
         init_std: float = 0.01,
+        dropout: float = 0.0,
+        label_smoothing: float = 0.0,
+        scheduler: Callable[[Optimizer], LRScheduler] | None = None,
         num_inputs: int = NUM_INPUTS,
         num_classes: int = NUM_CLASSES,
     ) -> None:
-        super().__init__(optimizer, activation, num_classes)
+        super().__init__(optimizer, activation, num_classes, scheduler, label_smoothing)
         self.automatic_optimization = False  # the training step below spells out backward and update
         self.activation = get_activation(activation).scratch
+        self.dropout = dropout
         sizes = [num_inputs, *hidden, num_classes]
         # Names follow the maths: W1, b1 for the first layer, W2, b2 for the next, and so on.
         for i, (n_in, n_out) in enumerate(pairwise(sizes), start=1):
@@ -53,6 +59,8 @@ class ScratchMLP(MLPClassifier):
         for i in range(1, self.num_layers):
             W, b = self.layer(i)
             H = self.activation(H @ W + b)
+            if self.training and self.dropout > 0:
+                H = dropout(H, self.dropout)
         W, b = self.layer(self.num_layers)
         return H @ W + b
 
@@ -63,3 +71,15 @@ class ScratchMLP(MLPClassifier):
         self.manual_backward(loss)
         sgd.step()
         return loss
+
+    def on_train_epoch_end(self) -> None:
+        super().on_train_epoch_end()
+        scheduler = self.lr_schedulers()
+        if scheduler is not None:  # with manual optimisation, stepping the schedule is ours too
+            scheduler.step()
+
+
+def dropout(H: Tensor, p: float) -> Tensor:
+    """Zero each element with probability p and scale the survivors by 1 / (1 - p), keeping the mean."""
+    mask = (torch.rand_like(H) > p).to(H.dtype)
+    return mask * H / (1 - p)
