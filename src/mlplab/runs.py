@@ -1,6 +1,7 @@
 """Read finished runs back from their folders: the composed config and the TensorBoard scalars."""
 
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,5 +37,9 @@ def load_run(folder: Path) -> Run:
 
 def find_runs(folder: Path) -> list[Run]:
     """Every run folder at or below `folder`, in name order (a sweep's jobs in job order)."""
-    configs = sorted(folder.glob("**/config.yaml"), key=lambda p: [int(s) if s.isdigit() else s for s in p.parts])
+
+    def natural(path: Path) -> list[int | str]:  # job 10 after job 9, not after job 1
+        return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(path))]
+
+    configs = sorted(folder.glob("**/config.yaml"), key=natural)
     return [load_run(config.parent) for config in configs if config.parent.name != ".hydra"]
