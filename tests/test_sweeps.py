@@ -1,8 +1,12 @@
 """Multiruns through the real CLI: job folders named by what varies, summaries, launchers, search, failures."""
 
 import csv
+import json
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -113,3 +117,50 @@ def test_optuna_search_records_the_best_trial_and_resumes_from_its_database(fake
     import optuna
 
     assert len(optuna.load_study(study_name="mlplab", storage=storage).trials) == 4, "the study went on from 3"
+
+
+def _session_groups(logdir: Path) -> list[dict]:
+    """Ask a real TensorBoard server for its HPARAMS table (the plugin's HTTP API)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    tensorboard = Path(sys.executable).parent / "tensorboard"
+    command = [str(tensorboard), "--logdir", str(logdir), "--host", "127.0.0.1", "--port", str(port)]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    request = {"experimentName": "", "allowedStatuses": ["STATUS_UNKNOWN", "STATUS_SUCCESS"], "colParams": [],
+               "startIndex": 0, "sliceSize": 100}  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                reply = urllib.request.urlopen(
+                    urllib.request.Request(
+                        f"http://127.0.0.1:{port}/data/plugin/hparams/session_groups",
+                        data=json.dumps(request).encode(), headers={"Content-Type": "application/json"},
+                    ),
+                    timeout=10,
+                )  # fmt: skip
+                groups = json.loads(reply.read())["sessionGroups"]
+                if groups or time.monotonic() > deadline:
+                    return groups
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(0.5)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_tensorboard_hparams_table_compares_jobs_on_their_final_metrics(fake_data: Path, tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    assert _multirun(fake_data, sweep, "model.optimizer.lr=0.1,0.3").returncode == 0
+    groups = {g["name"]: g for g in _session_groups(sweep)}
+    assert set(groups) == {"0_model.optimizer.lr=0.1/tensorboard", "1_model.optimizer.lr=0.3/tensorboard"}
+    rows = {row["job"]: row for row in _summary(sweep)}
+    for job, row in rows.items():
+        group = groups[f"{job}/tensorboard"]
+        assert group["hparams"]["model.optimizer.lr"] == float(job.split("=")[1])
+        metrics = {m["name"]["tag"]: m["value"] for m in group["metricValues"]}
+        assert metrics["hp/val_acc"] == pytest.approx(float(row["val_acc"]), abs=1e-4), "real numbers, not -1"
+        assert "hp_metric" not in metrics and "output_dir" not in group["hparams"]

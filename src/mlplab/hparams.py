@@ -23,7 +23,9 @@ def log_hparams_with_metrics(logger: Logger, cfg: DictConfig, metrics: dict[str,
     settings = {
         k: v
         for k, v in flatten(OmegaConf.to_container(cfg, resolve=True)).items()
-        if not k.split(".")[-1].startswith("_") and not k.startswith(("callbacks.", "logger."))
+        if not k.split(".")[-1].startswith("_")
+        and not k.startswith(("callbacks.", "logger."))
+        and k not in ("output_dir", "trainer.default_root_dir")  # the run folder: TensorBoard's run name says it
     }
     finals = {f"hp/{k.replace('/', '_')}": v for k, v in metrics.items() if k.split("/")[0] in ("train", "val", "test")}
     logger.log_hyperparams(settings, metrics=finals)
