@@ -47,6 +47,8 @@ def train(cfg: DictConfig, resume_from: Path | None = None) -> dict[str, float]:
     datamodule = instantiate(cfg.data)
     model = instantiate(cfg.model)
     log.info(f"{type(model).__name__} with {model.num_parameters():,} parameters")
+    if cfg.compile:
+        model = torch.compile(model)  # Lightning trains and checkpoints the module inside as usual
 
     logger = instantiate(cfg.logger)
     callbacks = [instantiate(callback) for callback in cfg.callbacks.values() if callback is not None]

@@ -68,3 +68,12 @@ def test_data_is_placed_on_the_trainers_device_once(fake_data: Path) -> None:
     datamodule.setup("fit")
     assert {x.device.type for x, _ in datamodule.splits.values()} == {"meta"}
     assert {y.device.type for _, y in datamodule.splits.values()} == {"meta"}
+
+
+def test_compiled_model_trains_and_its_checkpoint_loads_into_a_plain_one(make_cfg: Callable[..., DictConfig]) -> None:
+    cfg = make_cfg("model=concise", "compile=true", "trainer.max_epochs=1")
+    metrics = train(cfg)
+    assert metrics["val/acc"] > 0.3
+    checkpoint = torch.load(Path(cfg.output_dir) / "checkpoints" / "last.ckpt", weights_only=True)
+    plain = ConciseMLP(partial(torch.optim.SGD, lr=0.5))
+    plain.load_state_dict(checkpoint["state_dict"])  # no torch.compile prefixes in the keys

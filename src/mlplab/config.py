@@ -93,6 +93,7 @@ class ModelConfig:
 class TrainConfig:
     seed: int = MISSING
     threads: int | None = MISSING
+    compile: bool = MISSING
     output_dir: str = MISSING
     data: DataConfig = MISSING
     model: ModelConfig = MISSING
