@@ -2,13 +2,15 @@
 
 import csv
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import torch
 
-from conftest import ROOT, tiny_overrides
+from conftest import ROOT, make_fake_fashion_mnist, tiny_overrides
 
 DDP = ["trainer=ddp", "threads=1", "data.batch_size=32"]
 
@@ -76,3 +78,26 @@ def test_submitit_job_with_two_tasks_runs_as_two_ddp_ranks(fake_data: Path, tmp_
     assert "GLOBAL_RANK: 0, MEMBER: 1/2" in log and "GLOBAL_RANK: 1, MEMBER: 2/2" in log
     assert json.loads((job / "status.json").read_text())["status"] == "completed"
     assert torch.load(job / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 2 * 16
+
+
+def test_interrupted_ddp_run_resumes_to_the_same_metrics_as_an_uninterrupted_one(tmp_path: Path) -> None:
+    data = make_fake_fashion_mnist(tmp_path / "data", n_train=6000, n_test=300)
+    interrupted, straight = tmp_path / "interrupted", tmp_path / "straight"
+    env = os.environ | {"PYTHONUNBUFFERED": "1"}
+    command = _command(data, *DDP, "trainer.max_epochs=3", f"hydra.run.dir={interrupted}")
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    for line in process.stdout:
+        if line.startswith("epoch 1,"):
+            process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=300) == 143
+    resumed = subprocess.run(
+        [sys.executable, str(ROOT / "src" / "resume.py"), str(interrupted)], capture_output=True, text=True
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    subprocess.run(
+        _command(data, *DDP, "trainer.max_epochs=3", f"hydra.run.dir={straight}"), check=True, capture_output=True
+    )
+
+    finals = [json.loads((d / "metrics.json").read_text()) for d in (interrupted, straight)]
+    untimed = [{k: v for k, v in final.items() if not k.startswith("time/")} for final in finals]
+    assert untimed[0] == untimed[1] and "test/acc" in untimed[0]
