@@ -9,7 +9,6 @@ and .md) and logs the figure and the table to the run's TensorBoard.
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import torch
@@ -17,15 +16,15 @@ from hydra.utils import instantiate
 from torch.utils.tensorboard import SummaryWriter
 from torchmetrics.classification import MulticlassConfusionMatrix
 
-from mlplab.checkpoints import load_checkpoint, load_run_config, restore_model, run_folder_of
+from mlplab.checkpoints import checkpoint_of, load_checkpoint, load_run_config, restore_model, run_folder_of
 from mlplab.data.datamodule import CLASSES
-from mlplab.errors import MlplabError
+from mlplab.errors import reported_as_one_line
 
 
 def evaluate(path: Path) -> dict[str, float]:
     """Evaluate the checkpoint at `path` (or a run folder's last.ckpt); return its test accuracy and more."""
     folder = run_folder_of(path)
-    checkpoint_path = path if path.suffix == ".ckpt" else folder / "checkpoints" / "last.ckpt"
+    checkpoint_path = checkpoint_of(path)
     cfg = load_run_config(folder)
     model = restore_model(cfg, load_checkpoint(checkpoint_path))
     datamodule = instantiate(cfg.data)
@@ -68,11 +67,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("path", type=Path, help="a run folder, or a .ckpt file inside one")
     path = parser.parse_args().path
-    try:
+    with reported_as_one_line():
         results = evaluate(path)
-    except MlplabError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
     for name in CLASSES:
         print(f"{name:>12}  {results[f'test/acc/{name}']:.4f}")
     line = f"test acc {results['test/acc']:.4f}"

@@ -7,16 +7,15 @@ Images are read as Fashion-MNIST draws them: a light object on a black backgroun
 """
 
 import argparse
-import sys
 from pathlib import Path
 
 import torch
 from hydra.utils import instantiate
 from torchvision.io import ImageReadMode, decode_image
 
-from mlplab.checkpoints import load_checkpoint, load_run_config, restore_model, run_folder_of
+from mlplab.checkpoints import checkpoint_of, load_checkpoint, load_run_config, restore_model, run_folder_of
 from mlplab.data.datamodule import CLASSES
-from mlplab.errors import DataError, MlplabError
+from mlplab.errors import DataError, reported_as_one_line
 
 
 def read_image(path: Path) -> torch.Tensor:
@@ -33,7 +32,7 @@ def read_image(path: Path) -> torch.Tensor:
 def predict(path: Path, images: list[Path]) -> list[list[tuple[str, float]]]:
     """For each image, the three most probable classes with their probabilities, most probable first."""
     folder = run_folder_of(path)
-    checkpoint = load_checkpoint(path if path.suffix == ".ckpt" else folder / "checkpoints" / "last.ckpt")
+    checkpoint = load_checkpoint(checkpoint_of(path))
     cfg = load_run_config(folder)
     model = restore_model(cfg, checkpoint)
     datamodule = instantiate(cfg.data)
@@ -54,11 +53,8 @@ def main() -> None:
     parser.add_argument("run", type=Path, help="a run folder, or a .ckpt file inside one")
     parser.add_argument("images", type=Path, nargs="+", help="28x28 grayscale PNG or JPEG files")
     args = parser.parse_args()
-    try:
+    with reported_as_one_line():
         predictions = predict(args.run, args.images)
-    except MlplabError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
     for image, top3 in zip(args.images, predictions, strict=True):
         print(f"{image}: {top3[0][0]}  (" + ", ".join(f"{name} {p:.3f}" for name, p in top3) + ")")
 

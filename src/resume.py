@@ -8,12 +8,11 @@ The run's own config.yaml is used, its log is appended to, and TensorBoard shows
 import argparse
 import json
 import logging
-import sys
 from pathlib import Path
 
-from mlplab.checkpoints import load_checkpoint, load_run_config, run_folder_of
+from mlplab.checkpoints import checkpoint_of, load_checkpoint, load_run_config, run_folder_of
 from mlplab.distributed import global_rank
-from mlplab.errors import CheckpointError, MlplabError
+from mlplab.errors import CheckpointError, reported_as_one_line
 from mlplab.logs import configure_logging
 from mlplab.status import recorded_status
 from train import train
@@ -29,7 +28,7 @@ def resume(folder: Path) -> dict[str, float]:
         raise CheckpointError(f"{folder} has completed; nothing to resume (evaluate it with src/eval.py)")
     cfg = load_run_config(folder)
     cfg.output_dir = str(folder)
-    checkpoint = folder / "checkpoints" / "last.ckpt"
+    checkpoint = checkpoint_of(folder)
     epoch = load_checkpoint(checkpoint)["epoch"]  # a missing or damaged checkpoint stops here
     configure_logging(folder / "train.log")
     if global_rank() == 0:
@@ -42,11 +41,8 @@ def main() -> None:
     """Parse the command line and resume."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path, help="the run folder to continue")
-    try:
+    with reported_as_one_line():
         resume(parser.parse_args().folder)
-    except MlplabError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,11 @@ def run_folder_of(path: Path) -> Path:
     return folder
 
 
+def checkpoint_of(path: Path) -> Path:
+    """The checkpoint a command means: a .ckpt file as given, or a run folder's checkpoints/last.ckpt."""
+    return path if path.suffix == ".ckpt" else run_folder_of(path) / "checkpoints" / "last.ckpt"
+
+
 def load_run_config(folder: Path) -> DictConfig:
     """The config a run was trained with, as src/train.py saved it."""
     try:

@@ -1,5 +1,9 @@
 """The errors mlplab reports to the user as one line instead of a traceback."""
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class MlplabError(Exception):
     """A problem with the user's input: config values, data files or checkpoints."""
@@ -19,3 +23,13 @@ class DivergenceError(MlplabError):
 
 class CheckpointError(MlplabError):
     """A checkpoint or run folder is missing, damaged, or not one of ours."""
+
+
+@contextmanager
+def reported_as_one_line() -> Iterator[None]:
+    """For command-line scripts: an MlplabError becomes `error: ...` on stderr and exit status 2."""
+    try:
+        yield
+    except MlplabError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)

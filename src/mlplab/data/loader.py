@@ -22,6 +22,10 @@ class EpochShuffle:
         """Called by Lightning before each epoch; the order depends only on (seed, epoch)."""
         self.epoch = epoch
 
+    def __len__(self) -> int:
+        """How many indices each rank gets per epoch."""
+        return self.size // self.world_size
+
     def indices(self) -> torch.Tensor:
         """This rank's indices for the current epoch."""
         if self.shuffle:
@@ -29,8 +33,7 @@ class EpochShuffle:
             order = torch.randperm(self.size, generator=generator)
         else:
             order = torch.arange(self.size)
-        per_rank = self.size // self.world_size
-        return order[self.rank :: self.world_size][:per_rank]
+        return order[self.rank :: self.world_size][: len(self)]
 
 
 class InMemoryLoader:
@@ -43,7 +46,7 @@ class InMemoryLoader:
         self.sampler, self.batch_sampler = sampler, None
 
     def __len__(self) -> int:
-        return -(-(self.sampler.size // self.sampler.world_size) // self.batch_size)
+        return -(-len(self.sampler) // self.batch_size)  # the last batch may be short
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         indices = self.sampler.indices().to(self.images.device)
