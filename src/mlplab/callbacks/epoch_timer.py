@@ -4,6 +4,7 @@ import time
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.trainer.states import TrainerFn
 
 
 class EpochTimer(pl.Callback):
@@ -22,7 +23,9 @@ class EpochTimer(pl.Callback):
         self.started, self.seconds = self._now(trainer), None
 
     def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.training and self.seconds is None:  # validation inside an epoch ends its training part
+        # Lightning validates inside the epoch, before on_train_epoch_end: that ends its training part.
+        # (trainer.training is already False here; the trainer's function is still "fit".)
+        if trainer.state.fn == TrainerFn.FITTING and self.seconds is None:
             self.seconds = self._now(trainer) - self.started
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

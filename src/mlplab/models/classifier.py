@@ -29,6 +29,9 @@ class MLPClassifier(pl.LightningModule):
         label_smoothing: float = 0.0,
     ) -> None:
         super().__init__()
+        # The training step below spells out the update, as the chapter does; Lightning's automatic
+        # optimisation would wrap the same three calls in a closure, at a cost per step.
+        self.automatic_optimization = False
         # Partials from the config, completed with the parameters (and the optimiser) later.
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.activation_name, self.label_smoothing = activation, label_smoothing
@@ -75,6 +78,14 @@ class MLPClassifier(pl.LightningModule):
         self.log_dict(values, sync_dist=True)  # already synced: this only tells Lightning so
         return values
 
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        optimizer = self.optimizers()
+        loss = self.evaluate(batch, "train")
+        optimizer.zero_grad()
+        self.manual_backward(loss)
+        optimizer.step()
+        return loss
+
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         self.evaluate(batch, "val")
 
@@ -98,6 +109,9 @@ class MLPClassifier(pl.LightningModule):
             line += f", {label} {val_acc:.3f}"
         if self.trainer.is_global_zero:
             log.info(line)
+        scheduler = self.lr_schedulers()
+        if scheduler is not None:  # with the update spelled out, stepping the schedule is ours too
+            scheduler.step()
 
     def configure_optimizers(self) -> Optimizer | dict[str, Any]:
         optimizer = self.optimizer_factory(self.parameters())

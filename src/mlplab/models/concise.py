@@ -54,6 +54,3 @@ class ConciseMLP(MLPClassifier):
 
     def forward(self, X: Tensor) -> Tensor:
         return self.net(X)
-
-    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        return self.evaluate(batch, "train")

@@ -29,7 +29,6 @@ class ScratchMLP(MLPClassifier):
         num_classes: int = NUM_CLASSES,
     ) -> None:
         super().__init__(optimizer, activation, num_classes, scheduler, label_smoothing)
-        self.automatic_optimization = False  # the training step below spells out backward and update
         self.activation = get_activation(activation).scratch
         self.dropout = dropout
         sizes = [num_inputs, *hidden, num_classes]
@@ -63,20 +62,6 @@ class ScratchMLP(MLPClassifier):
                 H = dropout(H, self.dropout)
         W, b = self.layer(self.num_layers)
         return H @ W + b
-
-    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        sgd = self.optimizers()
-        loss = self.evaluate(batch, "train")
-        sgd.zero_grad()
-        self.manual_backward(loss)
-        sgd.step()
-        return loss
-
-    def on_train_epoch_end(self) -> None:
-        super().on_train_epoch_end()
-        scheduler = self.lr_schedulers()
-        if scheduler is not None:  # with manual optimisation, stepping the schedule is ours too
-            scheduler.step()
 
 
 def dropout(H: Tensor, p: float) -> Tensor:
