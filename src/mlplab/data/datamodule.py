@@ -69,7 +69,7 @@ class FashionMNISTDataModule(pl.LightningDataModule):
 
     def scale(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 images as the model saw them in training: in [0, 1], standardised if configured."""
-        return (images.float() / 255 - self.mean) / self.std
+        return images.float().div_(255).sub_(self.mean).div_(self.std)  # in place on the new copy
 
     def state_dict(self) -> dict[str, float]:
         # Saved in every checkpoint, so prediction needs the checkpoint only, not the training data.
