@@ -5,8 +5,10 @@
 One invocation on the real data, so the ratios compare runs on the same machine at the same time:
 (a) benchmarks/plain_loop.py, the floor; (b) benchmarks/chapter_dataloader.py, the textbook's input
 pipeline; (c) src/train.py with the two chapter presets, as a user runs it (logging, checkpoints
-and all). Per-epoch time is the median of epochs 2..N of the training steps alone; wall time is
-the whole process, imports included (the best of `--repeats`). Writes benchmarks/results.md.
+and all); (d) benchmarks/bare_lightning.py, a minimal LightningModule over the batches of (a): where
+Lightning's own loop ends and this project's additions begin. Per-epoch time is the median of
+epochs 2..N of the training steps alone; wall time is the whole process, imports included (the
+best of `--repeats`). Writes benchmarks/results.md.
 """
 
 import argparse
@@ -44,6 +46,12 @@ def plain_loop(model: str, tmp: Path, repeat: int) -> tuple[float, float, list[f
     return wall, memory, json.loads(out.splitlines()[-1])["epoch_seconds"]
 
 
+def bare_lightning(tmp: Path, repeat: int) -> tuple[float, float, list[float]]:
+    """Wall time, peak memory and per-epoch times of the minimal LightningModule."""
+    wall, memory, out = measure([sys.executable, "benchmarks/bare_lightning.py"])
+    return wall, memory, json.loads(out.splitlines()[-1])["epoch_seconds"]
+
+
 def train_py(model: str, tmp: Path, repeat: int) -> tuple[float, float, list[float]]:
     """Wall time, peak memory and per-epoch times (read back from TensorBoard) of src/train.py."""
     run_dir = tmp / f"{model}-{repeat}"
@@ -60,6 +68,7 @@ def main() -> None:
     args = parser.parse_args()
     pipelines = {
         "(a) plain PyTorch loop, concise": partial(plain_loop, "concise"),
+        "(d) bare Lightning loop, concise": bare_lightning,
         "(c) src/train.py experiment=chapter_concise": partial(train_py, "concise"),
         "(a) plain PyTorch loop, scratch": partial(plain_loop, "scratch"),
         "(c) src/train.py experiment=chapter_scratch": partial(train_py, "scratch"),

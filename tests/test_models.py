@@ -29,6 +29,15 @@ def test_concise_mlp_is_flatten_linear_relu_linear() -> None:
     assert model(torch.rand(3, 28, 28)).shape == (3, 10)
 
 
+def test_init_std_null_draws_each_layers_weights_with_he_spread_sqrt_2_over_fan_in() -> None:
+    torch.manual_seed(0)
+    scratch = ScratchMLP(partial(ScratchSGD, lr=0.1), hidden=[512, 128], init_std=None)
+    concise = ConciseMLP(partial(torch.optim.SGD, lr=0.1), hidden=[512, 128], init_std=None)
+    for weights in (scratch.layer_weights(), concise.layer_weights()):
+        for weight, fan_in in zip(weights, (784, 512, 128), strict=True):
+            assert abs(weight.std().item() / (2 / fan_in) ** 0.5 - 1) < 0.05
+
+
 def test_deeper_models_have_one_layer_per_hidden_width() -> None:
     scratch = ScratchMLP(partial(ScratchSGD, lr=0.1), hidden=[64, 32, 16], activation="tanh")
     concise = ConciseMLP(partial(torch.optim.SGD, lr=0.1), hidden=[64, 32, 16], activation="tanh")

@@ -30,6 +30,15 @@ def test_adamw_with_cosine_schedule_trains_the_concise_model(make_cfg: Callable[
     assert lrs[0] == pytest.approx(1e-3) and lrs[0] > lrs[1] > lrs[2] > 0, "half a cosine over 3 epochs"
 
 
+@pytest.mark.parametrize("preset", ["fast", "wide"])
+def test_time_to_accuracy_presets_train_end_to_end(make_cfg: Callable[..., DictConfig], preset: str) -> None:
+    cfg = make_cfg(f"experiment={preset}", "trainer.max_epochs=2")
+    assert cfg.model.init_std is None if preset == "fast" else cfg.trainer.precision == "bf16-mixed"
+    metrics = train(cfg)
+    assert metrics["test/acc"] > 0.5
+    assert len(_lrs(cfg, "lr-SGD" if preset == "fast" else "lr-AdamW")) == 2
+
+
 def test_scratch_model_follows_a_schedule_with_its_own_sgd(make_cfg: Callable[..., DictConfig]) -> None:
     cfg = make_cfg("model=scratch", "scheduler=cosine", "model.dropout=0.2", "model.label_smoothing=0.1")
     train(cfg)

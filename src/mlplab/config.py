@@ -56,7 +56,7 @@ class ModelConfig:
     scheduler: dict[str, Any] | None = MISSING  # a `_partial_` LR scheduler, stepped once per epoch
     hidden: list[int] = MISSING
     activation: str = MISSING
-    init_std: float = MISSING
+    init_std: float | None = MISSING  # null: He initialisation, std sqrt(2 / fan_in) per layer
     dropout: float = MISSING
     label_smoothing: float = MISSING
 
@@ -77,7 +77,12 @@ class ModelConfig:
         _require(
             isinstance(lr, (int, float)) and lr > 0, "model.optimizer.lr", lr, "the learning rate must be a number > 0"
         )
-        _require(self.init_std > 0, "model.init_std", self.init_std, "it must be > 0")
+        _require(
+            self.init_std is None or self.init_std > 0,
+            "model.init_std",
+            self.init_std,
+            "it must be > 0, or null for He initialisation (std sqrt(2 / fan_in) in each layer)",
+        )
         _require(0 <= self.dropout < 1, "model.dropout", self.dropout, "it must be in [0, 1)")
         _require(0 <= self.label_smoothing < 1, "model.label_smoothing", self.label_smoothing, "it must be in [0, 1)")
         scratch_sgd = str(self.optimizer.get("_target_", "")).endswith("ScratchSGD")

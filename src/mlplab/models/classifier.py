@@ -1,6 +1,7 @@
 """What the scratch and the concise MLP share: the loss, torchmetrics accuracy, and per-epoch logging."""
 
 import logging
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -15,6 +16,14 @@ from torchmetrics.classification import MulticlassAccuracy
 
 NUM_INPUTS, NUM_CLASSES = 28 * 28, 10
 log = logging.getLogger(__name__)
+
+
+def weight_std(init_std: float | None, fan_in: int) -> float:
+    """The spread of a layer's initial weights: init_std, or He's sqrt(2 / fan_in) when it is None.
+
+    He's choice keeps the variance of ReLU activations the same from layer to layer.
+    """
+    return init_std if init_std is not None else math.sqrt(2 / fan_in)
 
 
 class MLPClassifier(pl.LightningModule):

@@ -8,7 +8,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from mlplab.models.activations import get_activation
-from mlplab.models.classifier import NUM_CLASSES, NUM_INPUTS, MLPClassifier
+from mlplab.models.classifier import NUM_CLASSES, NUM_INPUTS, MLPClassifier, weight_std
 
 
 class ConciseMLP(MLPClassifier):
@@ -19,7 +19,7 @@ class ConciseMLP(MLPClassifier):
         optimizer: Callable[[Iterable[nn.Parameter]], Optimizer],
         hidden: Sequence[int] = (256,),
         activation: str = "relu",
-        init_std: float = 0.01,
+        init_std: float | None = 0.01,
         dropout: float = 0.0,
         label_smoothing: float = 0.0,
         scheduler: Callable[[Optimizer], LRScheduler] | None = None,
@@ -38,7 +38,7 @@ class ConciseMLP(MLPClassifier):
         self.net = nn.Sequential(*layers)
         for module in self.net:
             if isinstance(module, nn.Linear):
-                nn.init.normal_(module.weight, std=init_std)
+                nn.init.normal_(module.weight, std=weight_std(init_std, module.in_features))
                 nn.init.zeros_(module.bias)
 
     def layer_weights(self) -> list[Tensor]:

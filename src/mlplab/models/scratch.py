@@ -9,7 +9,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from mlplab.models.activations import get_activation
-from mlplab.models.classifier import NUM_CLASSES, NUM_INPUTS, MLPClassifier
+from mlplab.models.classifier import NUM_CLASSES, NUM_INPUTS, MLPClassifier, weight_std
 from mlplab.models.sgd import ScratchSGD
 
 
@@ -21,7 +21,7 @@ class ScratchMLP(MLPClassifier):
         optimizer: Callable[[Iterable[nn.Parameter]], ScratchSGD],
         hidden: Sequence[int] = (256,),
         activation: str = "relu",
-        init_std: float = 0.01,
+        init_std: float | None = 0.01,
         dropout: float = 0.0,
         label_smoothing: float = 0.0,
         scheduler: Callable[[Optimizer], LRScheduler] | None = None,
@@ -34,7 +34,7 @@ class ScratchMLP(MLPClassifier):
         sizes = [num_inputs, *hidden, num_classes]
         # Names follow the maths: W1, b1 for the first layer, W2, b2 for the next, and so on.
         for i, (n_in, n_out) in enumerate(pairwise(sizes), start=1):
-            self.register_parameter(f"W{i}", nn.Parameter(torch.randn(n_in, n_out) * init_std))
+            self.register_parameter(f"W{i}", nn.Parameter(torch.randn(n_in, n_out) * weight_std(init_std, n_in)))
             self.register_parameter(f"b{i}", nn.Parameter(torch.zeros(n_out)))
         self.num_layers = len(sizes) - 1
 
