@@ -33,7 +33,7 @@ def test_adamw_with_cosine_schedule_trains_the_concise_model(make_cfg: Callable[
 @pytest.mark.parametrize("preset", ["fast", "wide"])
 def test_time_to_accuracy_presets_train_end_to_end(make_cfg: Callable[..., DictConfig], preset: str) -> None:
     cfg = make_cfg(f"experiment={preset}", "trainer.max_epochs=2")
-    assert cfg.model.init_std is None if preset == "fast" else cfg.trainer.precision == "bf16-mixed"
+    assert cfg.model.optimizer.nesterov if preset == "fast" else cfg.trainer.precision == "bf16-mixed"
     metrics = train(cfg)
     assert metrics["test/acc"] > 0.5
     assert len(_lrs(cfg, "lr-SGD" if preset == "fast" else "lr-AdamW")) == 2
