@@ -1,4 +1,4 @@
-"""What the scratch and the concise MLP share: the loss, torchmetrics accuracy, and per-epoch logging."""
+"""What the scratch and the concise MLP share: the training step, the loss, torchmetrics accuracy, per-epoch logging."""
 
 import logging
 import math
@@ -27,7 +27,7 @@ def weight_std(init_std: float | None, fan_in: int) -> float:
 
 
 class MLPClassifier(pl.LightningModule):
-    """A Fashion-MNIST classifier whose subclasses define only the network and how it steps."""
+    """A Fashion-MNIST classifier whose subclasses define only the network; the optimiser comes from the config."""
 
     def __init__(
         self,
@@ -88,6 +88,7 @@ class MLPClassifier(pl.LightningModule):
         return values
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        """The chapter's loop body: the loss of a minibatch, zero the gradients, backward, update."""
         optimizer = self.optimizers()
         loss = self.evaluate(batch, "train")
         optimizer.zero_grad()
