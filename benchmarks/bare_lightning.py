@@ -16,7 +16,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-from plain_loop import concise, load
+from plain_loop import concise, load, shuffled_batches
 from torch import Tensor
 
 
@@ -41,7 +41,7 @@ class Bare(pl.LightningModule):
 
 
 class Batches:
-    """Shuffled batches of 256 sliced from whole tensors, a new order each epoch."""
+    """The plain loop's batches, as the sized iterable Lightning wants, a new order each epoch."""
 
     def __init__(self, images: Tensor, labels: Tensor) -> None:
         self.images, self.labels, self.epoch = images, labels, 0
@@ -49,12 +49,9 @@ class Batches:
     def __len__(self) -> int:
         return -(-len(self.images) // 256)
 
-    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
-        order = torch.randperm(len(self.images), generator=torch.Generator().manual_seed(self.epoch))
+    def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
         self.epoch += 1
-        for start in range(0, len(order), 256):
-            batch = order[start : start + 256]
-            yield self.images[batch], self.labels[batch]
+        return shuffled_batches(self.images, self.labels, self.epoch - 1)
 
 
 class EpochSeconds(pl.Callback):

@@ -40,15 +40,9 @@ def measure(command: list[str]) -> tuple[float, float, str]:
     return wall, usage.ru_maxrss / 1024, out
 
 
-def plain_loop(model: str, tmp: Path, repeat: int) -> tuple[float, float, list[float]]:
-    """Wall time, peak memory and per-epoch times of the plain loop."""
-    wall, memory, out = measure([sys.executable, "benchmarks/plain_loop.py", "--model", model])
-    return wall, memory, json.loads(out.splitlines()[-1])["epoch_seconds"]
-
-
-def bare_lightning(tmp: Path, repeat: int) -> tuple[float, float, list[float]]:
-    """Wall time, peak memory and per-epoch times of the minimal LightningModule."""
-    wall, memory, out = measure([sys.executable, "benchmarks/bare_lightning.py"])
+def script(arguments: list[str], tmp: Path, repeat: int) -> tuple[float, float, list[float]]:
+    """Wall time, peak memory and per-epoch times of a benchmarks/ script (its last line is JSON)."""
+    wall, memory, out = measure([sys.executable, *arguments])
     return wall, memory, json.loads(out.splitlines()[-1])["epoch_seconds"]
 
 
@@ -67,10 +61,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="runs of each whole process; the fastest counts")
     args = parser.parse_args()
     pipelines = {
-        "(a) plain PyTorch loop, concise": partial(plain_loop, "concise"),
-        "(d) bare Lightning loop, concise": bare_lightning,
+        "(a) plain PyTorch loop, concise": partial(script, ["benchmarks/plain_loop.py", "--model", "concise"]),
+        "(d) bare Lightning loop, concise": partial(script, ["benchmarks/bare_lightning.py"]),
         "(c) src/train.py experiment=chapter_concise": partial(train_py, "concise"),
-        "(a) plain PyTorch loop, scratch": partial(plain_loop, "scratch"),
+        "(a) plain PyTorch loop, scratch": partial(script, ["benchmarks/plain_loop.py", "--model", "scratch"]),
         "(c) src/train.py experiment=chapter_scratch": partial(train_py, "scratch"),
     }
     results: dict[str, list[tuple[float, float, list[float]]]] = {name: [] for name in pipelines}
@@ -86,9 +80,9 @@ def main() -> None:
         )
         for name, runs in results.items()
     }
-    wall, memory, out = measure([sys.executable, "benchmarks/chapter_dataloader.py", "--epochs", "3"])
+    _, memory, epochs = script(["benchmarks/chapter_dataloader.py", "--epochs", "3"], Path(), 0)
     chapter = "(b) chapter's DataLoader (torchvision + ToTensor), concise"
-    rows[chapter] = (statistics.median(json.loads(out.splitlines()[-1])["epoch_seconds"][1:]), None, memory)
+    rows[chapter] = (statistics.median(epochs[1:]), None, memory)
 
     lines = [
         "| pipeline | s / epoch | vs (a) same model | (b) / this | process wall s | vs (a) same model | peak MiB |",

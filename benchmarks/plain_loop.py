@@ -11,7 +11,7 @@ import argparse
 import gzip
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,14 @@ def load(folder: Path, stem: str, offset: int) -> torch.Tensor:
     """An IDX file's payload as a uint8 tensor (its header is `offset` bytes)."""
     payload = bytearray(gzip.decompress((folder / f"{stem}.gz").read_bytes()))  # writable, as torch wants
     return torch.from_numpy(np.frombuffer(payload, np.uint8, offset=offset))
+
+
+def shuffled_batches(images: torch.Tensor, labels: torch.Tensor, epoch: int) -> Iterator[tuple[torch.Tensor, ...]]:
+    """Batches of 256 sliced from whole tensors, in an order that depends only on the epoch."""
+    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(epoch))
+    for start in range(0, len(order), 256):
+        batch = order[start : start + 256]
+        yield images[batch], labels[batch]
 
 
 def concise() -> tuple[nn.Module, Callable[[], None]]:
@@ -76,21 +84,19 @@ def main() -> None:
     epoch_seconds = []
     for epoch in range(args.epochs):
         started = time.perf_counter()
-        order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(epoch))
         loss_sum, correct = torch.zeros(()), torch.zeros((), dtype=torch.long)
-        for start in range(0, len(order), 256):
-            batch = order[start : start + 256]
-            logits = net(train_x[batch])
-            loss = F.cross_entropy(logits, train_y[batch])
+        for images, labels in shuffled_batches(train_x, train_y, epoch):
+            logits = net(images)
+            loss = F.cross_entropy(logits, labels)
             loss.backward()
             optimizer()
-            loss_sum += loss.detach() * len(batch)
-            correct += (logits.argmax(1) == train_y[batch]).sum()
+            loss_sum += loss.detach() * len(labels)
+            correct += (logits.argmax(1) == labels).sum()
         epoch_seconds.append(time.perf_counter() - started)
         with torch.no_grad():
             test_acc = (net(test_x).argmax(1) == test_y).float().mean().item()
-        print(f"epoch {epoch + 1}, loss {loss_sum.item() / len(order):.4f}, "
-              f"train acc {correct.item() / len(order):.3f}, test acc {test_acc:.3f}", flush=True)  # fmt: skip
+        print(f"epoch {epoch + 1}, loss {loss_sum.item() / len(train_y):.4f}, "
+              f"train acc {correct.item() / len(train_y):.3f}, test acc {test_acc:.3f}", flush=True)  # fmt: skip
     print(json.dumps({"epoch_seconds": epoch_seconds, "test_acc": test_acc}))
 
 
