@@ -66,16 +66,21 @@ def train(cfg: DictConfig, resume_from: Path | None = None) -> dict[str, float]:
     trainer = instantiate(cfg.trainer, logger=logger, callbacks=callbacks)
 
     trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
-    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    metrics = _final_metrics(trainer)
     # Test the final weights, as the chapter does; best.ckpt stays on disk for evaluation.
     trainer.test(model, datamodule=datamodule, verbose=False)
-    metrics |= {k: float(v) for k, v in trainer.callback_metrics.items()}
+    metrics |= _final_metrics(trainer)
     if trainer.is_global_zero:  # the other DDP ranks hold the same, synced numbers
         log.info(f"test acc {metrics['test/acc']:.3f}")
         log_hparams_with_metrics(logger, cfg, metrics)
         logger.finalize("success")
         write_json_atomic(output_dir / "metrics.json", metrics)
     return metrics
+
+
+def _final_metrics(trainer: pl.Trainer) -> dict[str, float]:
+    """The last logged value of each metric; "step" only sets TensorBoard's x-axis."""
+    return {k: float(v) for k, v in trainer.callback_metrics.items() if k != "step"}
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")

@@ -10,7 +10,7 @@ import torch
 from conftest import make_fake_fashion_mnist
 from mlplab.data import FashionMNISTDataModule
 from mlplab.data.idx import read_idx, write_idx
-from mlplab.data.loader import EpochShuffle
+from mlplab.data.loader import EpochShuffle, InMemoryLoader
 from mlplab.data.locate import FILES, locate
 from mlplab.errors import DataError
 
@@ -67,6 +67,17 @@ def test_rank_shards_are_disjoint_equal_sized_and_cover_the_epoch() -> None:
     assert {len(s) for s in shards} == {25}
     together = torch.cat(shards).tolist()
     assert len(set(together)) == 100 and set(together) <= set(range(101))
+
+
+def test_grouped_loader_yields_the_same_batches_in_lists_of_k() -> None:
+    images, labels = torch.arange(10.0).reshape(10, 1), torch.arange(10)
+    single = InMemoryLoader(images, labels, 3, EpochShuffle(10, True, seed=5))
+    grouped = InMemoryLoader(images, labels, 3, EpochShuffle(10, True, seed=5), batches_per_step=2)
+    batches, groups = list(single), list(grouped)
+    assert (len(single), len(grouped)) == (4, 2) == (len(batches), len(groups))
+    assert [len(group) for group in groups] == [2, 2], "4 batches of 3, 3, 3 and 1 image, two per step"
+    for (x, y), (gx, gy) in zip(batches, [b for group in groups for b in group], strict=True):
+        assert torch.equal(x, gx) and torch.equal(y, gy)
 
 
 def test_raw_files_in_torchvisions_layout_are_found(tmp_path: Path) -> None:

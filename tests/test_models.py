@@ -3,6 +3,7 @@
 from functools import partial
 from pathlib import Path
 
+import pytest
 import pytorch_lightning as pl
 import torch
 
@@ -52,8 +53,10 @@ def test_chapter_quiz_256x256_input_1000_hidden_10_classes_has_65546000_weights(
     assert model.num_parameters() == 65_546_000 + 1000 + 10
 
 
-def _fit(model: pl.LightningModule, data_dir: Path, steps: int) -> None:
-    datamodule = FashionMNISTDataModule(str(data_dir), "/nonexistent", False, batch_size=64, val_size=0, seed=3)
+def _fit(model: pl.LightningModule, data_dir: Path, steps: int, batches_per_step: int = 1) -> pl.Trainer:
+    datamodule = FashionMNISTDataModule(
+        str(data_dir), "/nonexistent", False, batch_size=64, batches_per_step=batches_per_step, val_size=0, seed=3
+    )
     trainer = pl.Trainer(
         max_steps=steps,
         logger=False,
@@ -63,6 +66,7 @@ def _fit(model: pl.LightningModule, data_dir: Path, steps: int) -> None:
         limit_val_batches=0,
     )
     trainer.fit(model, datamodule=datamodule)
+    return trainer
 
 
 def test_scratch_and_concise_take_identical_steps(fake_data: Path) -> None:
@@ -80,6 +84,22 @@ def test_scratch_and_concise_take_identical_steps(fake_data: Path) -> None:
     torch.testing.assert_close(scratch.W2, concise.net[3].weight.T, rtol=1e-4, atol=1e-6)
     images = torch.rand(8, 28, 28)
     torch.testing.assert_close(scratch(images), concise(images), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("model_class", [ScratchMLP, ConciseMLP])
+def test_several_batches_per_step_make_the_same_updates_as_one(fake_data: Path, model_class: type) -> None:
+    """batches_per_step changes how often Lightning's loop runs, not the training: same updates, same count."""
+    optimizer = partial(ScratchSGD if model_class is ScratchMLP else torch.optim.SGD, lr=0.3)
+    one, grouped = model_class(optimizer, hidden=[32]), model_class(optimizer, hidden=[32])
+    grouped.load_state_dict(one.state_dict())
+
+    # 19 updates: 1200 images in batches of 64 make 19 per epoch; grouped by 4, Lightning runs 5 steps.
+    trainer_one = _fit(one, fake_data, steps=23)
+    trainer_grouped = _fit(grouped, fake_data, steps=23, batches_per_step=4)
+
+    assert trainer_one.global_step == trainer_grouped.global_step == 23, "max_steps counts updates, not groups"
+    for name, weights in one.state_dict().items():
+        torch.testing.assert_close(grouped.state_dict()[name], weights, rtol=0, atol=0, msg=name)
 
 
 def test_scratch_sgd_step_is_p_minus_lr_times_grad() -> None:

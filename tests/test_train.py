@@ -64,7 +64,7 @@ def test_scratch_model_trains_and_steps_are_counted(make_cfg: Callable[..., Dict
     metrics = train(cfg)
     assert metrics["val/acc"] > 0.5
     steps = [e.step for e in _events(Path(cfg.output_dir)).Scalars("train/loss")]
-    assert steps == [15, 31], "16 batches of 64 per epoch (1000 images): the hand-written step counts as a step"
+    assert steps == [16, 32], "16 batches of 64 per epoch (1000 images): each hand-written update counts as a step"
 
 
 def test_same_seed_gives_identical_metrics(make_cfg: Callable[..., DictConfig], tmp_path: Path) -> None:
@@ -85,6 +85,7 @@ def test_same_seed_gives_identical_metrics(make_cfg: Callable[..., DictConfig], 
         ("model.activation=tahn", "model.activation=tahn is not allowed: choose one of: relu, sigmoid, tanh"),
         ("model.init_std=0", "model.init_std=0.0 is not allowed: it must be > 0, or null for He initialisation"),
         ("data.batch_size=0", "data.batch_size=0 is not allowed: it must be a positive integer"),
+        ("data.batches_per_step=0", "data.batches_per_step=0 is not allowed: it must be a positive integer"),
         ("data.val_size=-1", "data.val_size=-1 is not allowed"),
         ("data.normalize=zscore", "data.normalize=zscore is not allowed: choose one of: unit, standard"),
         ("trainer.max_epochs=0", "trainer.max_epochs=0 is not allowed"),

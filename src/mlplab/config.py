@@ -28,6 +28,7 @@ class DataConfig:
     system_dir: str = MISSING
     download: bool = MISSING
     batch_size: int = MISSING
+    batches_per_step: int = MISSING
     val_size: int = MISSING
     normalize: str = MISSING
     seed: int = MISSING
@@ -40,6 +41,12 @@ class DataConfig:
             "no such folder; give a folder holding the IDX files, or null to use data/ and the system copy",
         )
         _require(self.batch_size > 0, "data.batch_size", self.batch_size, "it must be a positive integer")
+        _require(
+            self.batches_per_step > 0,
+            "data.batches_per_step",
+            self.batches_per_step,
+            "it must be a positive integer (SGD updates per Lightning training step)",
+        )
         _require(self.val_size >= 0, "data.val_size", self.val_size, "it must be 0 (test every epoch) or more")
         _require(
             self.normalize in NORMALIZATIONS,

@@ -36,20 +36,38 @@ class EpochShuffle:
         return order[self.rank :: self.world_size][: len(self)]
 
 
-class InMemoryLoader:
-    """Yields (images, labels) batches by indexing whole tensors; Lightning accepts any sized iterable."""
+Batch = tuple[torch.Tensor, torch.Tensor]
 
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, sampler: EpochShuffle) -> None:
+
+class InMemoryLoader:
+    """Yields (images, labels) batches by indexing whole tensors; Lightning accepts any sized iterable.
+
+    With batches_per_step k > 1 it yields lists of k consecutive batches instead (the last list may
+    be shorter), for a training step that makes one SGD update per batch: the same updates in the
+    same order, with Lightning's per-step bookkeeping paid once per k updates.
+    """
+
+    def __init__(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        batch_size: int,
+        sampler: EpochShuffle,
+        batches_per_step: int = 1,
+    ) -> None:
         self.images, self.labels = images, labels
-        self.batch_size = batch_size
+        self.batch_size, self.batches_per_step = batch_size, batches_per_step
         # Lightning looks for DataLoader's two attributes: it calls sampler.set_epoch each epoch.
         self.sampler, self.batch_sampler = sampler, None
 
     def __len__(self) -> int:
-        return -(-len(self.sampler) // self.batch_size)  # the last batch may be short
+        batches = -(-len(self.sampler) // self.batch_size)  # the last batch may be short
+        return -(-batches // self.batches_per_step)
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def __iter__(self) -> Iterator[Batch | list[Batch]]:
         indices = self.sampler.indices().to(self.images.device)
-        for start in range(0, len(indices), self.batch_size):
-            batch = indices[start : start + self.batch_size]
-            yield self.images[batch], self.labels[batch]
+        per_step = self.batch_size * self.batches_per_step
+        for start in range(0, len(indices), per_step):
+            step = indices[start : start + per_step].split(self.batch_size)
+            batches = [(self.images[b], self.labels[b]) for b in step]
+            yield batches[0] if self.batches_per_step == 1 else batches

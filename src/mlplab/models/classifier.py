@@ -14,6 +14,8 @@ from torch.optim.lr_scheduler import LRScheduler
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
+from mlplab.data.loader import Batch
+
 NUM_INPUTS, NUM_CLASSES = 28 * 28, 10
 log = logging.getLogger(__name__)
 
@@ -63,7 +65,7 @@ class MLPClassifier(pl.LightningModule):
         """How many numbers the optimiser trains."""
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
-    def evaluate(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
+    def evaluate(self, batch: Batch, stage: str) -> Tensor:
         """Cross-entropy of one batch; its loss and predictions are kept for the epoch's metrics."""
         images, labels = batch
         logits = self(images)
@@ -84,22 +86,35 @@ class MLPClassifier(pl.LightningModule):
         values = {f"{stage}/loss": loss_metric.compute(), f"{stage}/acc": acc_metric.compute()}
         loss_metric.reset()
         acc_metric.reset()
-        self.log_dict(values, sync_dist=True)  # already synced: this only tells Lightning so
+        # Lightning's x-axis counts its own steps, one per data.batches_per_step updates; a logged
+        # "step" makes it the number of updates, whatever the grouping. Synced already: sync_dist only
+        # tells Lightning so.
+        self.log_dict({**values, "step": float(self.trainer.global_step)}, sync_dist=True)
         return values
 
-    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        """The chapter's loop body: the loss of a minibatch, zero the gradients, backward, update."""
-        optimizer = self.optimizers()
-        loss = self.evaluate(batch, "train")
-        optimizer.zero_grad()
-        self.manual_backward(loss)
-        optimizer.step()
-        return loss
+    def training_step(self, batch: Batch | list[Batch], batch_idx: int) -> Tensor:
+        """The chapter's loop body for each minibatch: its loss, zero the gradients, backward, update.
 
-    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        A list of minibatches (data.batches_per_step > 1) gets one update each, in order, every one
+        through Lightning's optimiser wrapper, so hooks run and global_step counts updates as usual.
+        Returns the highest of their losses, for the divergence guard.
+        """
+        optimizer = self.optimizers()
+        losses = []
+        for minibatch in batch if isinstance(batch, list) else [batch]:
+            if 0 <= self.trainer.max_steps <= self.trainer.global_step:
+                break  # Lightning checks max_steps between its steps only
+            loss = self.evaluate(minibatch, "train")
+            optimizer.zero_grad()
+            self.manual_backward(loss)
+            optimizer.step()
+            losses.append(loss.detach())
+        return torch.stack(losses).max()  # max propagates nan
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
         self.evaluate(batch, "val")
 
-    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+    def test_step(self, batch: Batch, batch_idx: int) -> None:
         self.evaluate(batch, "test")
 
     def on_validation_epoch_end(self) -> None:
@@ -109,7 +124,7 @@ class MLPClassifier(pl.LightningModule):
         self.log_epoch("test")
 
     def on_train_epoch_end(self) -> None:
-        """Log the training metrics and print the chapter's line for the epoch."""
+        """Log the training metrics and learning rate, print the chapter's line for the epoch."""
         train = self.log_epoch("train")
         line = f"epoch {self.current_epoch + 1}, loss {train['train/loss']:.4f}, train acc {train['train/acc']:.3f}"
         val_acc = self.trainer.callback_metrics.get("val/acc")
@@ -119,6 +134,10 @@ class MLPClassifier(pl.LightningModule):
             line += f", {label} {val_acc:.3f}"
         if self.trainer.is_global_zero:
             log.info(line)
+        optimizer = self.optimizers()
+        # The rate this epoch trained with, on the same x-axis as the metrics (LearningRateMonitor's
+        # counts Lightning's steps).
+        self.log(f"lr-{type(optimizer.optimizer).__name__}", optimizer.param_groups[0]["lr"])
         scheduler = self.lr_schedulers()
         if scheduler is not None:  # with the update spelled out, stepping the schedule is ours too
             scheduler.step()
