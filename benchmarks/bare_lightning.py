@@ -3,14 +3,16 @@
     python benchmarks/bare_lightning.py --epochs 5
 
 The same in-memory batches, network and update as `benchmarks/plain_loop.py --model concise`, run by
-Trainer.fit with no logger, checkpoints, callbacks or metrics. What src/train.py costs over this is
-the project's own; what this costs over the plain loop is Lightning's loop. Prints one JSON line.
+Trainer.fit with no logger, checkpoints, callbacks or metrics, grouped 8 batches per training step as
+src/train.py does (data.batches_per_step). What src/train.py costs over this is the project's own;
+what this costs over the plain loop is Lightning's loop. Prints one JSON line.
 """
 
 import argparse
 import json
 import time
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -28,12 +30,13 @@ class Bare(pl.LightningModule):
         self.automatic_optimization = False
         self.net, _ = concise()
 
-    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+    def training_step(self, batch: list[tuple[Tensor, Tensor]], batch_idx: int) -> Tensor:
         optimizer = self.optimizers()
-        loss = F.cross_entropy(self.net(batch[0]), batch[1])
-        optimizer.zero_grad()
-        self.manual_backward(loss)
-        optimizer.step()
+        for images, labels in batch:
+            loss = F.cross_entropy(self.net(images), labels)
+            optimizer.zero_grad()
+            self.manual_backward(loss)
+            optimizer.step()
         return loss
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
@@ -41,17 +44,19 @@ class Bare(pl.LightningModule):
 
 
 class Batches:
-    """The plain loop's batches, as the sized iterable Lightning wants, a new order each epoch."""
+    """The plain loop's batches in lists of 8, as the sized iterable Lightning wants, a new order each epoch."""
 
     def __init__(self, images: Tensor, labels: Tensor) -> None:
         self.images, self.labels, self.epoch = images, labels, 0
 
     def __len__(self) -> int:
-        return -(-len(self.images) // 256)
+        return -(-len(self.images) // (256 * 8))
 
-    def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
+    def __iter__(self) -> Iterator[list[tuple[Tensor, ...]]]:
+        batches = shuffled_batches(self.images, self.labels, self.epoch)
         self.epoch += 1
-        return shuffled_batches(self.images, self.labels, self.epoch - 1)
+        while group := list(islice(batches, 8)):
+            yield group
 
 
 class EpochSeconds(pl.Callback):

@@ -58,7 +58,7 @@ def train_py(model: str, tmp: Path, repeat: int) -> tuple[float, float, list[flo
 def main() -> None:
     """Run every pipeline, print the Markdown table and write it to benchmarks/results.md."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3, help="runs of each whole process; the fastest counts")
+    parser.add_argument("--repeats", type=int, default=5, help="runs of each whole process; the fastest counts")
     args = parser.parse_args()
     pipelines = {
         "(a) plain PyTorch loop, concise": partial(script, ["benchmarks/plain_loop.py", "--model", "concise"]),
