@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import torch
 
 from conftest import ROOT, make_fake_fashion_mnist, tiny_overrides
@@ -81,13 +80,6 @@ def test_submitit_job_with_two_tasks_runs_as_two_ddp_ranks(fake_data: Path, tmp_
     assert torch.load(job / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 2 * 16
 
 
-# Lightning 2.6's SIGTERM handler calls dist.broadcast from inside the signal handler: when the signal
-# reaches rank 0 while rank 1 is inside another collective, the two ranks wait on each other forever.
-# Seen in 1 of 4 fresh-clone runs; a hang would stall CI, so this test runs only when asked for.
-@pytest.mark.skipif(
-    not os.environ.get("MLPLAB_DDP_SIGTERM"),
-    reason="can deadlock inside Lightning's SIGTERM handler; run with MLPLAB_DDP_SIGTERM=1",
-)
 def test_interrupted_ddp_run_resumes_to_the_same_metrics_as_an_uninterrupted_one(tmp_path: Path) -> None:
     data = make_fake_fashion_mnist(tmp_path / "data", n_train=6000, n_test=300)
     interrupted, straight = tmp_path / "interrupted", tmp_path / "straight"

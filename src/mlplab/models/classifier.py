@@ -137,7 +137,7 @@ class MLPClassifier(pl.LightningModule):
         optimizer = self.optimizers()
         # The rate this epoch trained with, on the same x-axis as the metrics (LearningRateMonitor's
         # counts Lightning's steps).
-        self.log(f"lr-{type(optimizer.optimizer).__name__}", optimizer.param_groups[0]["lr"])
+        self.log(f"lr-{type(optimizer.optimizer).__name__}", optimizer.param_groups[0]["lr"], sync_dist=True)
         scheduler = self.lr_schedulers()
         if scheduler is not None:  # with the update spelled out, stepping the schedule is ours too
             scheduler.step()
