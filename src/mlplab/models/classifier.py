@@ -99,11 +99,12 @@ class MLPClassifier(pl.LightningModule):
         through Lightning's optimiser wrapper, so hooks run and global_step counts updates as usual.
         Returns the highest of their losses, for the divergence guard.
         """
+        minibatches = batch if isinstance(batch, list) else [batch]
+        if self.trainer.max_steps >= 0:  # Lightning checks max_steps between its steps only
+            minibatches = minibatches[: self.trainer.max_steps - self.trainer.global_step]
         optimizer = self.optimizers()
         losses = []
-        for minibatch in batch if isinstance(batch, list) else [batch]:
-            if 0 <= self.trainer.max_steps <= self.trainer.global_step:
-                break  # Lightning checks max_steps between its steps only
+        for minibatch in minibatches:
             loss = self.evaluate(minibatch, "train")
             optimizer.zero_grad()
             self.manual_backward(loss)
