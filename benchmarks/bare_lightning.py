@@ -21,6 +21,8 @@ import torch.nn.functional as F
 from plain_loop import concise, load, shuffled_batches
 from torch import Tensor
 
+BATCHES_PER_STEP = 8  # as data.batches_per_step in src/train.py
+
 
 class Bare(pl.LightningModule):
     """The chapter's step spelled out, as src/train.py's models do: loss, zero_grad, backward, step."""
@@ -44,18 +46,18 @@ class Bare(pl.LightningModule):
 
 
 class Batches:
-    """The plain loop's batches in lists of 8, as the sized iterable Lightning wants, a new order each epoch."""
+    """The plain loop's batches, grouped BATCHES_PER_STEP to a list, a new order each epoch (a sized iterable)."""
 
     def __init__(self, images: Tensor, labels: Tensor) -> None:
         self.images, self.labels, self.epoch = images, labels, 0
 
     def __len__(self) -> int:
-        return -(-len(self.images) // (256 * 8))
+        return -(-len(self.images) // (256 * BATCHES_PER_STEP))
 
     def __iter__(self) -> Iterator[list[tuple[Tensor, ...]]]:
         batches = shuffled_batches(self.images, self.labels, self.epoch)
         self.epoch += 1
-        while group := list(islice(batches, 8)):
+        while group := list(islice(batches, BATCHES_PER_STEP)):
             yield group
 
 

@@ -5,7 +5,7 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-from mlplab.data.loader import Batch
+from mlplab.data.loader import Batch, minibatches
 from mlplab.models.activations import get_activation
 from mlplab.models.classifier import MLPClassifier
 
@@ -31,7 +31,7 @@ class GradientStats(pl.Callback):
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Batch | list[Batch], batch_idx: int
     ) -> None:
         if self.probe is None:
-            self.probe = (batch[0] if isinstance(batch, list) else batch)[0]  # the first minibatch's images
+            self.probe = minibatches(batch)[0][0]  # the first minibatch's images
 
     def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: MLPClassifier, optimizer: Optimizer) -> None:
         if trainer.global_step % self.every_n_steps:

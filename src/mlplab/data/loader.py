@@ -39,6 +39,11 @@ class EpochShuffle:
 Batch = tuple[torch.Tensor, torch.Tensor]
 
 
+def minibatches(batch: Batch | list[Batch]) -> list[Batch]:
+    """The minibatches of one training step: a list of them when batches_per_step > 1, else one batch."""
+    return batch if isinstance(batch, list) else [batch]
+
+
 class InMemoryLoader:
     """Yields (images, labels) batches by indexing whole tensors; Lightning accepts any sized iterable.
 

@@ -14,7 +14,7 @@ from torch.optim.lr_scheduler import LRScheduler
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
-from mlplab.data.loader import Batch
+from mlplab.data.loader import Batch, minibatches
 
 NUM_INPUTS, NUM_CLASSES = 28 * 28, 10
 log = logging.getLogger(__name__)
@@ -99,12 +99,12 @@ class MLPClassifier(pl.LightningModule):
         through Lightning's optimiser wrapper, so hooks run and global_step counts updates as usual.
         Returns the highest of their losses, for the divergence guard.
         """
-        minibatches = batch if isinstance(batch, list) else [batch]
+        step = minibatches(batch)
         if self.trainer.max_steps >= 0:  # Lightning checks max_steps between its steps only
-            minibatches = minibatches[: self.trainer.max_steps - self.trainer.global_step]
+            step = step[: self.trainer.max_steps - self.trainer.global_step]
         optimizer = self.optimizers()
         losses = []
-        for minibatch in minibatches:
+        for minibatch in step:
             loss = self.evaluate(minibatch, "train")
             optimizer.zero_grad()
             self.manual_backward(loss)
