@@ -37,6 +37,8 @@ def test_time_to_accuracy_presets_train_end_to_end(make_cfg: Callable[..., DictC
     metrics = train(cfg)
     assert metrics["test/acc"] > 0.5
     assert len(_lrs(cfg, "lr-SGD" if preset == "fast" else "lr-AdamW")) == 2
+    checkpoint = torch.load(Path(cfg.output_dir) / "checkpoints" / "last.ckpt", weights_only=True)
+    assert checkpoint["optimizer_states"][0]["param_groups"][0]["fused"], "torch's fused kernel steps the optimiser"
 
 
 def test_scratch_model_follows_a_schedule_with_its_own_sgd(make_cfg: Callable[..., DictConfig]) -> None:
