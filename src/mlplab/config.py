@@ -31,7 +31,6 @@ class DataConfig:
     batches_per_step: int = MISSING
     val_size: int = MISSING
     normalize: str = MISSING
-    mirror: bool = MISSING
     seed: int = MISSING
 
     def __post_init__(self) -> None:

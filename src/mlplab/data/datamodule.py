@@ -26,7 +26,6 @@ class FashionMNISTDataModule(pl.LightningDataModule):
         batches_per_step: int = 1,
         val_size: int = 5000,
         normalize: str = "unit",
-        mirror: bool = False,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -34,7 +33,7 @@ class FashionMNISTDataModule(pl.LightningDataModule):
         self.data_dir, self.system_dir = Path(data_dir or "data"), Path(system_dir)
         self.download = download
         self.batch_size, self.batches_per_step, self.val_size = batch_size, batches_per_step, val_size
-        self.normalize, self.mirror, self.seed = normalize, mirror, seed
+        self.normalize, self.seed = normalize, seed
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self.mean, self.std = 0.0, 1.0  # of the training pixels in [0, 1] when normalize is "standard"
 
@@ -80,19 +79,15 @@ class FashionMNISTDataModule(pl.LightningDataModule):
     def load_state_dict(self, state_dict: dict[str, float]) -> None:
         self.mean, self.std = state_dict["mean"], state_dict["std"]
 
-    def _loader(self, split: str, shuffle: bool, batches_per_step: int = 1, mirror: bool = False) -> InMemoryLoader:
+    def _loader(self, split: str, shuffle: bool, batches_per_step: int = 1) -> InMemoryLoader:
         images, labels = self.splits[split]
         rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer is not None else (0, 1)
-        sampler = EpochShuffle(len(images), shuffle, self.seed, rank, world, mirror)
-        if mirror:
-            # The mirror images made once, after the originals: a batch is still one indexing, no
-            # per-batch work (the sampler picks i or i + N).
-            images, labels = torch.cat([images, images.flip(-1)]), torch.cat([labels, labels])
+        sampler = EpochShuffle(len(images), shuffle, self.seed, rank, world)
         return InMemoryLoader(images, labels, self.batch_size, sampler, batches_per_step)
 
     def train_dataloader(self) -> InMemoryLoader:
-        # Only training groups batches (one SGD update each, several per Lightning step) and mirrors.
-        return self._loader("train", shuffle=True, batches_per_step=self.batches_per_step, mirror=self.mirror)
+        # Only training groups batches: one SGD update each, several per Lightning step.
+        return self._loader("train", shuffle=True, batches_per_step=self.batches_per_step)
 
     def val_dataloader(self) -> InMemoryLoader:
         return self._loader("test" if self.val_is_test else "val", shuffle=False)

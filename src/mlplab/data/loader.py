@@ -11,16 +11,10 @@ class EpochShuffle:
     Unlike DistributedSampler it never pads with repeated samples: every rank gets the same
     number of distinct indices (at most world_size - 1 samples sit out an epoch), so ranks
     run the same number of steps and the shards never overlap.
-
-    With mirror, each index i comes back as i + size instead on a coin flip (seeded too): the
-    loader's images then hold the mirror images after the originals, and an epoch sees every image
-    once, either way round.
     """
 
-    def __init__(
-        self, size: int, shuffle: bool, seed: int, rank: int = 0, world_size: int = 1, mirror: bool = False
-    ) -> None:
-        self.size, self.shuffle, self.seed, self.mirror = size, shuffle, seed, mirror
+    def __init__(self, size: int, shuffle: bool, seed: int, rank: int = 0, world_size: int = 1) -> None:
+        self.size, self.shuffle, self.seed = size, shuffle, seed
         self.rank, self.world_size = rank, world_size
         self.epoch = 0
 
@@ -34,10 +28,11 @@ class EpochShuffle:
 
     def indices(self) -> torch.Tensor:
         """This rank's indices for the current epoch."""
-        generator = torch.Generator().manual_seed(self.seed + self.epoch)
-        order = torch.randperm(self.size, generator=generator) if self.shuffle else torch.arange(self.size)
-        if self.mirror:
-            order += self.size * torch.randint(2, (self.size,), generator=generator)
+        if self.shuffle:
+            generator = torch.Generator().manual_seed(self.seed + self.epoch)
+            order = torch.randperm(self.size, generator=generator)
+        else:
+            order = torch.arange(self.size)
         return order[self.rank :: self.world_size][: len(self)]
 
 
