@@ -9,6 +9,7 @@ import torch
 
 from conftest import make_fake_fashion_mnist
 from mlplab.data import FashionMNISTDataModule
+from mlplab.data.datamodule import _pixel_mean_std
 from mlplab.data.idx import read_idx, write_idx
 from mlplab.data.loader import EpochShuffle, InMemoryLoader
 from mlplab.data.locate import FILES, locate
@@ -51,6 +52,14 @@ def test_val_size_zero_validates_on_the_test_set_like_the_chapter(fake_data: Pat
 def test_standardised_inputs_have_zero_mean_and_unit_std_on_the_training_split(fake_data: Path) -> None:
     train_x = _datamodule(fake_data, normalize="standard").splits["train"][0]
     assert abs(train_x.mean().item()) < 1e-4 and abs(train_x.std().item() - 1) < 1e-4
+
+
+def test_pixel_statistics_from_the_histogram_equal_the_direct_float64_ones() -> None:
+    images = torch.randint(0, 256, (50, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    pixels = images.double() / 255
+    mean, std = _pixel_mean_std(images)
+    assert mean == pytest.approx(pixels.mean().item(), rel=1e-12)
+    assert std == pytest.approx(pixels.std().item(), rel=1e-12)
 
 
 def test_shuffle_depends_only_on_seed_and_epoch() -> None:

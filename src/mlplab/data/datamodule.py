@@ -61,9 +61,7 @@ class FashionMNISTDataModule(pl.LightningDataModule):
         train_x, val_x = train_x[train_idx], train_x[val_idx]
         train_y, val_y = train_y[train_idx], train_y[val_idx]
         if self.normalize == "standard":
-            # Statistics from the training split only, so nothing about val or test leaks in.
-            pixels = train_x.float() / 255
-            self.mean, self.std = pixels.mean().item(), pixels.std().item()
+            self.mean, self.std = _pixel_mean_std(train_x)  # the training split only: nothing of val or test leaks in
         device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
         for name, x, y in (("train", train_x, train_y), ("val", val_x, val_y), ("test", test_x, test_y)):
             self.splits[name] = (self.scale(x).to(device), y.to(device))
@@ -94,6 +92,20 @@ class FashionMNISTDataModule(pl.LightningDataModule):
 
     def test_dataloader(self) -> InMemoryLoader:
         return self._loader("test", shuffle=False)
+
+
+def _pixel_mean_std(images: torch.Tensor) -> tuple[float, float]:
+    """Mean and (unbiased) standard deviation of uint8 images scaled to [0, 1].
+
+    Counted from a histogram of the 256 pixel values, in float64: exact, and without the float
+    copy of the whole training set (190 MB) that Tensor.mean and Tensor.std would need.
+    """
+    counts = torch.bincount(images.flatten(), minlength=256).double()
+    values = torch.arange(256, dtype=torch.float64) / 255
+    n = counts.sum()
+    mean = (counts * values).sum() / n
+    variance = (counts * (values - mean) ** 2).sum() / (n - 1)
+    return mean.item(), variance.sqrt().item()
 
 
 def _decode(images_path: Path, labels_path: Path) -> tuple[torch.Tensor, torch.Tensor]:
