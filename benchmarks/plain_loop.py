@@ -31,7 +31,7 @@ def shuffled_batches(images: torch.Tensor, labels: torch.Tensor, epoch: int) -> 
     order = torch.randperm(len(images), generator=torch.Generator().manual_seed(epoch))
     for start in range(0, len(order), 256):
         batch = order[start : start + 256]
-        yield images[batch], labels[batch]
+        yield images.index_select(0, batch), labels.index_select(0, batch)  # as src/mlplab/data/loader.py
 
 
 def concise() -> tuple[nn.Module, Callable[[], None]]:
