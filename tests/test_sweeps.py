@@ -63,6 +63,13 @@ def test_a_failed_job_is_recorded_and_the_others_complete(fake_data: Path, tmp_p
     assert (sweep / "1_model.optimizer.lr=0.3" / "metrics.json").is_file()
 
 
+def test_the_summary_callback_leaves_its_readers_unimported_until_a_multirun_ends() -> None:
+    # Hydra builds the callback in every run: a single run must not pay for the TensorBoard reader.
+    probe = "import sys, mlplab.sweeps.callback; print(sorted({'mlplab.runs', 'rich.table'} & set(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT / "src", check=True)
+    assert result.stdout.strip() == "[]"
+
+
 def test_summarize_rebuilds_the_table_of_any_folder(fake_data: Path, tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
     # Validating only after the last of 2 epochs, as the presets do: the table still counts 2 epochs.
