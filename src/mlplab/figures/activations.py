@@ -24,7 +24,7 @@ def activation_figure(name: str) -> Figure:
     x, y, grad = function_and_gradient(name)
     figure, (left, right) = plt.subplots(1, 2, figsize=(8, 3))
     # Fixed margins that fit these labels: constrained_layout measures every text first, which
-    # doubles the drawing time of a figure every training run draws at its start.
+    # nearly doubles the drawing time of a figure every training run draws at its start.
     figure.subplots_adjust(left=0.07, right=0.98, bottom=0.17, top=0.9, wspace=0.25)
     left.plot(x, y)
     left.set(title=f"{name}(x)", xlabel="x")
