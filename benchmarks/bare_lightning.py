@@ -3,7 +3,7 @@
     python benchmarks/bare_lightning.py --epochs 5
 
 The same in-memory batches, network and update as `benchmarks/plain_loop.py --model concise`, run by
-Trainer.fit with no logger, checkpoints, callbacks or metrics, grouped 8 batches per training step as
+Trainer.fit with no logger, checkpoints, callbacks or metrics, grouped 32 batches per training step as
 src/train.py does (data.batches_per_step). What src/train.py costs over this is the project's own;
 what this costs over the plain loop is Lightning's loop. Prints one JSON line.
 """
@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from plain_loop import concise, load, shuffled_batches
 from torch import Tensor
 
-BATCHES_PER_STEP = 8  # as data.batches_per_step in src/train.py
+BATCHES_PER_STEP = 32  # as data.batches_per_step in src/train.py
 
 
 class Bare(pl.LightningModule):

@@ -53,12 +53,15 @@ def test_chapter_quiz_256x256_input_1000_hidden_10_classes_has_65546000_weights(
     assert model.num_parameters() == 65_546_000 + 1000 + 10
 
 
-def _fit(model: pl.LightningModule, data_dir: Path, steps: int, batches_per_step: int = 1) -> pl.Trainer:
+def _fit(
+    model: pl.LightningModule, data_dir: Path, steps: int, batches_per_step: int = 1, precision: str = "32-true"
+) -> pl.Trainer:
     datamodule = FashionMNISTDataModule(
         str(data_dir), "/nonexistent", False, batch_size=64, batches_per_step=batches_per_step, val_size=0, seed=3
     )
     trainer = pl.Trainer(
         max_steps=steps,
+        precision=precision,
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,
@@ -86,16 +89,23 @@ def test_scratch_and_concise_take_identical_steps(fake_data: Path) -> None:
     torch.testing.assert_close(scratch(images), concise(images), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])
 @pytest.mark.parametrize("model_class", [ScratchMLP, ConciseMLP])
-def test_several_batches_per_step_make_the_same_updates_as_one(fake_data: Path, model_class: type) -> None:
-    """batches_per_step changes how often Lightning's loop runs, not the training: same updates, same count."""
+def test_several_batches_per_step_make_the_same_updates_as_one(
+    fake_data: Path, model_class: type, precision: str
+) -> None:
+    """batches_per_step changes how often Lightning's loop runs, not the training: same updates, same count.
+
+    Under bf16-mixed this also checks that each update's forward sees the weights the previous update
+    left, not the bfloat16 copies autocast cached at the group's first forward.
+    """
     optimizer = partial(ScratchSGD if model_class is ScratchMLP else torch.optim.SGD, lr=0.3)
     one, grouped = model_class(optimizer, hidden=[32]), model_class(optimizer, hidden=[32])
     grouped.load_state_dict(one.state_dict())
 
     # 19 updates: 1200 images in batches of 64 make 19 per epoch; grouped by 4, Lightning runs 5 steps.
-    trainer_one = _fit(one, fake_data, steps=23)
-    trainer_grouped = _fit(grouped, fake_data, steps=23, batches_per_step=4)
+    trainer_one = _fit(one, fake_data, steps=23, precision=precision)
+    trainer_grouped = _fit(grouped, fake_data, steps=23, batches_per_step=4, precision=precision)
 
     assert trainer_one.global_step == trainer_grouped.global_step == 23, "max_steps counts updates, not groups"
     for name, weights in one.state_dict().items():
