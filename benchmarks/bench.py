@@ -8,7 +8,9 @@ pipeline; (c) src/train.py with the two chapter presets, as a user runs it (logg
 and all); (d) benchmarks/bare_lightning.py, a minimal LightningModule over the batches of (a): where
 Lightning's own loop ends and this project's additions begin. Per-epoch time is the median of
 epochs 2..N of the training steps alone, wall time the whole process, imports included; each the
-best of `--repeats` runs. Writes benchmarks/results.md.
+best of `--repeats` runs. Then (e) benchmarks/update_path.py splits one update's time, inside one
+run of each chapter preset, between Lightning's two wrappers and the raw calls. Writes
+benchmarks/results.md.
 """
 
 import argparse
@@ -99,6 +101,9 @@ def main() -> None:
             f"{wall_cells[0]} | {wall_cells[1]} | {memory:.0f} |"
         )
     table = "\n".join(lines) + "\n"
+    for model in ("concise", "scratch"):
+        _, _, out = measure([sys.executable, "benchmarks/update_path.py", f"experiment=chapter_{model}"])
+        table += "\n" + "".join(line + "\n" for line in out.splitlines() if line.startswith("|"))
     header = f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPU cores, torch threads as default.\n\n"
     (ROOT / "benchmarks" / "results.md").write_text(header + table)
     print(table, end="")

@@ -1,0 +1,34 @@
+"""The benchmarks measure what they say: benchmarks/update_path.py times four ways of the same updates."""
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+from omegaconf import DictConfig
+
+from conftest import ROOT, tiny_overrides
+from train import train
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import update_path  # noqa: E402
+
+
+@pytest.mark.parametrize("model", ["concise", "scratch"])
+def test_update_path_times_four_ways_of_making_the_very_same_updates(
+    make_cfg: Callable[..., DictConfig], fake_data: Path, tmp_path: Path, model: str
+) -> None:
+    """Only Lightning's calls differ between the ways: the weights end as an ordinary run's do."""
+    # 1000 training images in batches of 64 and groups of 2: 8 steps an epoch, each way 2 of them.
+    overrides = [f"experiment=chapter_{model}", "data.val_size=200", "data.batches_per_step=2", "trainer.max_epochs=3"]
+    turns = update_path.run([*tiny_overrides(fake_data, tmp_path / "turns"), *overrides])
+    train(make_cfg(*overrides))
+    ordinary = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+
+    for name, weights in ordinary.items():
+        torch.testing.assert_close(turns.state_dict()[name], weights, rtol=0, atol=0, msg=name)
+    seconds = update_path.medians(turns)
+    assert set(seconds) == set(update_path.WAYS)
+    assert all(0 < s < 1 for s in seconds.values()), seconds
+    assert all(len(turns.seconds[way]) == 3 * 2 for way in update_path.WAYS)
