@@ -78,7 +78,7 @@ def run(overrides: list[str]) -> MLPClassifier:
     with tempfile.TemporaryDirectory() as tmp, initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("train", overrides=["trainer.max_epochs=12", *overrides, f"output_dir={tmp}"])
         pl.seed_everything(cfg.seed, verbose=False)
-        settings = OmegaConf.to_container(cfg.model)
+        settings = OmegaConf.to_container(cfg.model, resolve=True)
         model = taking_turns(get_class(settings.pop("_target_")))(**instantiate(settings, _convert_="all"))
         callbacks = [instantiate(callback) for callback in cfg.callbacks.values() if callback is not None]
         trainer = instantiate(cfg.trainer, logger=instantiate(cfg.logger), callbacks=callbacks)

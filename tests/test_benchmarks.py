@@ -15,13 +15,13 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import update_path  # noqa: E402
 
 
-@pytest.mark.parametrize("model", ["concise", "scratch"])
+@pytest.mark.parametrize("experiment", ["chapter_concise", "chapter_scratch", "fast"])
 def test_update_path_times_four_ways_of_making_the_very_same_updates(
-    make_cfg: Callable[..., DictConfig], fake_data: Path, tmp_path: Path, model: str
+    make_cfg: Callable[..., DictConfig], fake_data: Path, tmp_path: Path, experiment: str
 ) -> None:
     """Only Lightning's calls differ between the ways: the weights end as an ordinary run's do."""
     # 1000 training images in batches of 64 and groups of 2: 8 steps an epoch, each way 2 of them.
-    overrides = [f"experiment=chapter_{model}", "data.val_size=200", "data.batches_per_step=2", "trainer.max_epochs=3"]
+    overrides = [f"experiment={experiment}", "data.val_size=200", "data.batches_per_step=2", "trainer.max_epochs=3"]
     turns = update_path.run([*tiny_overrides(fake_data, tmp_path / "turns"), *overrides])
     train(make_cfg(*overrides))
     ordinary = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
