@@ -23,8 +23,7 @@ sys.path.insert(0, str(ROOT / "src"))
 import pytorch_lightning as pl  # noqa: E402
 import torch  # noqa: E402
 from hydra import compose, initialize_config_dir  # noqa: E402
-from hydra.utils import get_class, instantiate  # noqa: E402
-from omegaconf import OmegaConf  # noqa: E402
+from hydra.utils import instantiate  # noqa: E402
 
 from mlplab.config import register_configs  # noqa: E402
 from mlplab.data.loader import Batch, minibatches  # noqa: E402
@@ -36,38 +35,36 @@ WAYS = (OURS, RAW, BACKWARD_ONLY, STEP_ONLY)
 
 
 def taking_turns(model_class: type[MLPClassifier]) -> type[MLPClassifier]:
-    """The model class whose training steps rotate through WAYS, timing each update."""
+    """The model class whose training steps rotate through WAYS, timing each update.
+
+    Every way runs MLPClassifier's own training_step; only the two calls it makes through Lightning,
+    `manual_backward` and the optimiser from `optimizers()`, are swapped for the raw ones.
+    """
 
     class TakingTurns(model_class):
         def __init__(self, **settings: object) -> None:
             super().__init__(**settings)
             self.seconds: dict[str, list[tuple[int, float]]] = {way: [] for way in WAYS}
+            self.way = OURS  # outside training steps (e.g. at the epoch's end) Lightning's calls are used
 
         def training_step(self, batch: Batch | list[Batch], batch_idx: int) -> torch.Tensor:
-            way = WAYS[batch_idx % len(WAYS)]
+            self.way = WAYS[batch_idx % len(WAYS)]
             started = time.perf_counter()
-            loss = super().training_step(batch, batch_idx) if way == OURS else self.update(batch, way)
+            loss = super().training_step(batch, batch_idx)
             per_update = (time.perf_counter() - started) / len(minibatches(batch))
-            self.seconds[way].append((self.current_epoch, per_update))
+            self.seconds[self.way].append((self.current_epoch, per_update))
+            self.way = OURS
             return loss
 
-        def update(self, batch: Batch | list[Batch], way: str) -> torch.Tensor:
-            """MLPClassifier.training_step's loop, with one or both Lightning calls replaced by raw ones."""
-            wrapped = self.optimizers()
-            losses = []
-            for minibatch in minibatches(batch):
-                loss = self.evaluate(minibatch, "train")
-                wrapped.optimizer.zero_grad()
-                if way == BACKWARD_ONLY:
-                    self.manual_backward(loss)
-                else:
-                    loss.backward()
-                if way == STEP_ONLY:
-                    wrapped.step()
-                else:
-                    wrapped.optimizer.step()
-                losses.append(loss.detach())
-            return torch.stack(losses).max()
+        def manual_backward(self, loss: torch.Tensor, *args: object, **kwargs: object) -> None:
+            if self.way in (OURS, BACKWARD_ONLY):
+                super().manual_backward(loss, *args, **kwargs)
+            else:
+                loss.backward(*args, **kwargs)
+
+        def optimizers(self, use_pl_optimizer: bool = True) -> object:
+            wrapped = super().optimizers(use_pl_optimizer)
+            return wrapped if self.way in (OURS, STEP_ONLY) else wrapped.optimizer
 
     return TakingTurns
 
@@ -78,8 +75,8 @@ def run(overrides: list[str]) -> MLPClassifier:
     with tempfile.TemporaryDirectory() as tmp, initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("train", overrides=["trainer.max_epochs=12", *overrides, f"output_dir={tmp}"])
         pl.seed_everything(cfg.seed, verbose=False)
-        settings = OmegaConf.to_container(cfg.model, resolve=True)
-        model = taking_turns(get_class(settings.pop("_target_")))(**instantiate(settings, _convert_="all"))
+        settings = instantiate(cfg.model, _partial_=True)  # the model class and its arguments, resolved
+        model = taking_turns(settings.func)(**settings.keywords)
         callbacks = [instantiate(callback) for callback in cfg.callbacks.values() if callback is not None]
         trainer = instantiate(cfg.trainer, logger=instantiate(cfg.logger), callbacks=callbacks)
         trainer.fit(model, datamodule=instantiate(cfg.data))
