@@ -117,3 +117,30 @@ def test_scratch_sgd_step_is_p_minus_lr_times_grad() -> None:
     param.grad = torch.tensor([0.5, 0.25])
     ScratchSGD([param], lr=0.4).step()
     torch.testing.assert_close(param.data, torch.tensor([0.8, -2.1]))
+
+
+def test_scratch_sgd_zero_grad_forgets_or_zeroes_every_gradient() -> None:
+    params = [torch.nn.Parameter(torch.ones(3)), torch.nn.Parameter(torch.ones(2))]
+    optimizer = ScratchSGD(params, lr=0.1)
+    for param in params:
+        param.grad = torch.full_like(param, 7.0)
+    optimizer.zero_grad(set_to_none=False)
+    assert all(torch.equal(p.grad, torch.zeros_like(p)) for p in params)
+    optimizer.zero_grad()
+    assert all(p.grad is None for p in params)
+
+
+def test_scratch_sgd_step_runs_bare_of_torchs_profiler_record_and_refuses_step_hooks() -> None:
+    param = torch.nn.Parameter(torch.ones(4))
+    param.grad = torch.ones(4)
+    optimizer = ScratchSGD([param], lr=0.5)
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profile:
+        optimizer.step()
+    names = {event.name for event in profile.events()}
+    assert "aten::add_" in names, "the update itself shows in the profile"
+    assert not any(name.startswith("Optimizer.step#") for name in names), names
+    torch.testing.assert_close(param.data, torch.full((4,), 0.5))
+    with pytest.raises(NotImplementedError, match="no step hooks"):
+        optimizer.register_step_pre_hook(lambda *args: None)
+    with pytest.raises(NotImplementedError, match="no step hooks"):
+        optimizer.register_step_post_hook(lambda *args: None)
