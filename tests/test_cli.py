@@ -29,11 +29,13 @@ def test_cli_model_scratch_activation_tanh_trains_and_fills_its_run_folder(fake_
     out = result.stdout + result.stderr
     assert "epoch 1, loss " in out and "epoch 2, loss " in out and ", val acc " in out
     assert "test acc " in out
+    assert "GPU available" in out and "Tip:" not in out, "Lightning's lines, without its advertisement"
 
     config = yaml.safe_load((run_dir / ".hydra" / "config.yaml").read_text())
     assert config["model"]["activation"] == "tanh" and config["model"]["_target_"] == "mlplab.models.ScratchMLP"
     log = (run_dir / "train.log").read_text()
     assert "epoch 2, loss" in log and "Trainer.fit" in log, "our lines and Lightning's both reach the run's log"
+    assert "Tip:" not in log
     assert (run_dir / "checkpoints" / "best.ckpt").is_file() and (run_dir / "checkpoints" / "last.ckpt").is_file()
     assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
     assert (run_dir / "metrics.json").is_file()

@@ -1,11 +1,19 @@
-"""Logging outside Hydra (resume): the same console and file format as a Hydra run."""
+"""Logging: the filter our log config applies, and the same console and file format outside Hydra (resume)."""
 
+import logging
 import logging.config
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
 JOB_LOGGING = Path(__file__).resolve().parents[2] / "conf" / "hydra" / "job_logging" / "mlplab.yaml"
+
+
+class WithoutLightningTips(logging.Filter):
+    """Drop Lightning's "💡 Tip:" lines: advertisements for its cloud services, printed by every run."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("💡 Tip:")
 
 
 def configure_logging(log_file: Path) -> None:
