@@ -31,10 +31,10 @@ class ScratchSGD(Optimizer):
                 if param.grad is not None:
                     param.add_(param.grad, alpha=-group["lr"])  # p -= lr * grad, without a temporary
 
-    # torch's Optimizer wraps a subclass's step, on first use, in a profiler record and a call of the
-    # step hooks, unless the step says it is wrapped already: 20-50 us an update, 4-5% of the
-    # chapter's scratch update. This update is the chapter's loop and has no hooks, so it runs bare;
-    # registering one is refused below rather than ignored.
+    # torch's Optimizer wraps a subclass's step, on first use, in a profiler record and calls of the
+    # step hooks, unless the step says it is wrapped already: 20 us in a warm loop, 4-5% of the
+    # chapter's scratch update in training. This update is the chapter's loop and has no hooks, so it
+    # runs bare; registering one is refused below rather than ignored.
     step.hooked = True
 
     def zero_grad(self, set_to_none: bool = True) -> None:
