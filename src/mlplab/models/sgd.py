@@ -1,6 +1,7 @@
 """The chapter's minibatch SGD, by hand: p <- p - lr * grad, then forget the gradient."""
 
 from collections.abc import Callable, Iterable
+from typing import NoReturn
 
 import torch
 from torch import nn
@@ -48,8 +49,8 @@ class ScratchSGD(Optimizer):
                 else:
                     param.grad.zero_()
 
-    def register_step_pre_hook(self, hook: Callable[..., object]) -> None:
+    def register_step_pre_hook(self, hook: Callable[..., object]) -> NoReturn:
         raise NotImplementedError(NO_STEP_HOOKS)
 
-    def register_step_post_hook(self, hook: Callable[..., object]) -> None:
+    def register_step_post_hook(self, hook: Callable[..., object]) -> NoReturn:
         raise NotImplementedError(NO_STEP_HOOKS)
