@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -28,6 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from mlplab.runs import load_run  # noqa: E402
+
+Run = tuple[float, float, list[float]]  # one process: wall seconds, peak MiB, seconds per epoch
 
 
 def measure(command: list[str]) -> tuple[float, float, str]:
@@ -42,19 +45,43 @@ def measure(command: list[str]) -> tuple[float, float, str]:
     return wall, usage.ru_maxrss / 1024, out
 
 
-def script(arguments: list[str], tmp: Path, repeat: int) -> tuple[float, float, list[float]]:
+def script(arguments: list[str], tmp: Path, repeat: int) -> Run:
     """Wall time, peak memory and per-epoch times of a benchmarks/ script (its last line is JSON)."""
     wall, memory, out = measure([sys.executable, *arguments])
     return wall, memory, json.loads(out.splitlines()[-1])["epoch_seconds"]
 
 
-def train_py(model: str, tmp: Path, repeat: int) -> tuple[float, float, list[float]]:
+def train_py(model: str, tmp: Path, repeat: int) -> Run:
     """Wall time, peak memory and per-epoch times (read back from TensorBoard) of src/train.py."""
     run_dir = tmp / f"{model}-{repeat}"
     wall, memory, _ = measure(
         [sys.executable, "src/train.py", f"experiment=chapter_{model}", f"hydra.run.dir={run_dir}"]
     )
     return wall, memory, [value for _, value in load_run(run_dir).scalars["time/train_epoch_s"]]
+
+
+def epoch_time(run: Run) -> float:
+    """A run's median time per epoch over epochs 2..N (the first one warms up)."""
+    return statistics.median(run[2][1:])
+
+
+def wall_time(run: Run) -> float:
+    """A run's whole-process wall time."""
+    return run[0]
+
+
+def ratio_range(
+    runs: list[Run],
+    floors: list[Run],
+    value: Callable[[Run], float],
+) -> str:
+    """The lowest and highest ratio of a pipeline's runs to the floor's run of the same repeat.
+
+    Each repeat's pair ran minutes apart from the other repeats, seconds apart from each other: the
+    spread shows how far the machine's swings move one ratio.
+    """
+    ratios = [value(run) / value(floor) for run, floor in zip(runs, floors, strict=True)]
+    return f"{min(ratios):.2f}-{max(ratios):.2f}x"
 
 
 def main() -> None:
@@ -69,7 +96,7 @@ def main() -> None:
         "(a) plain PyTorch loop, scratch": partial(script, ["benchmarks/plain_loop.py", "--model", "scratch"]),
         "(c) src/train.py experiment=chapter_scratch": partial(train_py, "scratch"),
     }
-    results: dict[str, list[tuple[float, float, list[float]]]] = {name: [] for name in pipelines}
+    results: dict[str, list[Run]] = {name: [] for name in pipelines}
     with tempfile.TemporaryDirectory() as tmp:
         for repeat in range(args.repeats):  # interleaved, so a slow spell of the machine hits all alike
             for name, pipeline in pipelines.items():
@@ -78,8 +105,8 @@ def main() -> None:
         name: (
             # Each run's median of epochs 2..N (epoch 1 warms up), then the best run: a slow spell of
             # the machine only ever adds time.
-            min(statistics.median(epochs[1:]) for _, _, epochs in runs),
-            min(wall for wall, _, _ in runs),
+            min(epoch_time(run) for run in runs),
+            min(wall_time(run) for run in runs),
             max(memory for _, memory, _ in runs),
         )
         for name, runs in results.items()
@@ -89,17 +116,26 @@ def main() -> None:
     rows[chapter] = (statistics.median(epochs[1:]), None, memory)
 
     lines = [
-        "| pipeline | s / epoch | vs (a) same model | (b) / this | process wall s | vs (a) same model | peak MiB |",
-        "|---|---|---|---|---|---|---|",
+        "| pipeline | s / epoch | vs (a) same model | each repeat | (b) / this | process wall s | vs (a) same model "
+        "| each repeat | peak MiB |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, (epoch, wall, memory) in rows.items():
-        model = "scratch" if "scratch" in name else "concise"
-        floor_epoch, floor_wall, _ = rows[f"(a) plain PyTorch loop, {model}"]
-        wall_cells = ("", "") if wall is None else (f"{wall:.2f}", f"{wall / floor_wall:.2f}x")
-        lines.append(
-            f"| {name} | {epoch:.3f} | {epoch / floor_epoch:.2f}x | {rows[chapter][0] / epoch:.1f}x | "
-            f"{wall_cells[0]} | {wall_cells[1]} | {memory:.0f} |"
-        )
+        floor = f"(a) plain PyTorch loop, {'scratch' if 'scratch' in name else 'concise'}"
+        floor_epoch, floor_wall, _ = rows[floor]
+        paired = name in results and name != floor  # (b) runs once, after the others
+        cells = [
+            name,
+            f"{epoch:.3f}",
+            f"{epoch / floor_epoch:.2f}x",
+            ratio_range(results[name], results[floor], epoch_time) if paired else "",
+            f"{rows[chapter][0] / epoch:.1f}x",
+            "" if wall is None else f"{wall:.2f}",
+            "" if wall is None else f"{wall / floor_wall:.2f}x",
+            ratio_range(results[name], results[floor], wall_time) if paired else "",
+            f"{memory:.0f}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
     table = "\n".join(lines) + "\n"
     for model in ("concise", "scratch"):
         _, _, out = measure([sys.executable, "benchmarks/update_path.py", f"experiment=chapter_{model}"])

@@ -1,4 +1,4 @@
-"""The benchmarks measure what they say: benchmarks/update_path.py times four ways of the same updates."""
+"""The benchmarks measure what they say: update_path.py times four ways of the same updates, bench.py pairs repeats."""
 
 import sys
 from collections.abc import Callable
@@ -12,6 +12,7 @@ from conftest import ROOT, tiny_overrides
 from train import train
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
+import bench  # noqa: E402
 import update_path  # noqa: E402
 
 
@@ -32,3 +33,11 @@ def test_update_path_times_four_ways_of_making_the_very_same_updates(
     assert set(seconds) == set(update_path.WAYS)
     assert all(0 < s < 1 for s in seconds.values()), seconds
     assert all(len(turns.seconds[way]) == 3 * 2 for way in update_path.WAYS)
+
+
+def test_bench_ratio_range_pairs_each_run_with_the_floors_run_of_the_same_repeat() -> None:
+    floors = [(4.0, 0.0, [9.0, 0.5, 0.4, 0.6]), (8.0, 0.0, [9.0, 1.0, 1.0, 1.0])]
+    runs = [(5.0, 0.0, [9.0, 0.6, 0.5, 0.7]), (8.8, 0.0, [9.0, 1.0, 1.2, 1.1])]
+    # Epoch medians skip the first epoch: 0.6 / 0.5 and 1.1 / 1.0; walls 5 / 4 and 8.8 / 8.
+    assert bench.ratio_range(runs, floors, bench.epoch_time) == "1.10-1.20x"
+    assert bench.ratio_range(runs, floors, bench.wall_time) == "1.10-1.25x"
