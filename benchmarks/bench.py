@@ -75,13 +75,13 @@ def ratio_range(
     floors: list[Run],
     value: Callable[[Run], float],
 ) -> str:
-    """The lowest and highest ratio of a pipeline's runs to the floor's run of the same repeat.
+    """The lowest, median and highest ratio of a pipeline's runs to the floor's run of the same repeat.
 
-    Each repeat's pair ran minutes apart from the other repeats, seconds apart from each other: the
-    spread shows how far the machine's swings move one ratio.
+    Each repeat's pair ran seconds apart, the repeats minutes apart: the spread shows how far the
+    machine's swings move one ratio.
     """
     ratios = [value(run) / value(floor) for run, floor in zip(runs, floors, strict=True)]
-    return f"{min(ratios):.2f}-{max(ratios):.2f}x"
+    return " / ".join(f"{ratio:.2f}" for ratio in (min(ratios), statistics.median(ratios), max(ratios))) + "x"
 
 
 def main() -> None:
@@ -116,8 +116,8 @@ def main() -> None:
     rows[chapter] = (statistics.median(epochs[1:]), None, memory)
 
     lines = [
-        "| pipeline | s / epoch | vs (a) same model | each repeat | (b) / this | process wall s | vs (a) same model "
-        "| each repeat | peak MiB |",
+        "| pipeline | s / epoch | vs (a) same model | each repeat: low / median / high | (b) / this | process wall s "
+        "| vs (a) same model | each repeat: low / median / high | peak MiB |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, (epoch, wall, memory) in rows.items():
