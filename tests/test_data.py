@@ -34,6 +34,14 @@ def test_splits_have_the_configured_sizes_shapes_and_dtypes(fake_data: Path) -> 
     assert len(dm.train_dataloader()) == 10 and sum(len(y) for _, y in dm.train_dataloader()) == 1000
 
 
+def test_validation_and_test_batches_have_eval_batch_size_and_training_keeps_batch_size(fake_data: Path) -> None:
+    dm = _datamodule(fake_data, eval_batch_size=128)
+    assert [len(y) for _, y in dm.val_dataloader()] == [128, 72]  # 200 validation images
+    assert [len(y) for _, y in dm.test_dataloader()] == [128, 128, 44]  # 300 test images
+    assert {len(y) for _, y in dm.train_dataloader()} == {100}
+    torch.testing.assert_close(torch.cat([x for x, _ in dm.test_dataloader()]), dm.splits["test"][0])
+
+
 def test_split_is_seeded_and_disjoint(fake_data: Path) -> None:
     a, b, c = _datamodule(fake_data, seed=0), _datamodule(fake_data, seed=0), _datamodule(fake_data, seed=1)
     torch.testing.assert_close(a.splits["val"][0], b.splits["val"][0])

@@ -29,6 +29,7 @@ class DataConfig:
     download: bool = MISSING
     batch_size: int = MISSING
     batches_per_step: int = MISSING
+    eval_batch_size: int = MISSING
     val_size: int = MISSING
     normalize: str = MISSING
     seed: int = MISSING
@@ -46,6 +47,9 @@ class DataConfig:
             "data.batches_per_step",
             self.batches_per_step,
             "it must be a positive integer (SGD updates per Lightning training step)",
+        )
+        _require(
+            self.eval_batch_size > 0, "data.eval_batch_size", self.eval_batch_size, "it must be a positive integer"
         )
         _require(self.val_size >= 0, "data.val_size", self.val_size, "it must be 0 (test every epoch) or more")
         _require(

@@ -24,6 +24,7 @@ class FashionMNISTDataModule(pl.LightningDataModule):
         download: bool = True,
         batch_size: int = 256,
         batches_per_step: int = 1,
+        eval_batch_size: int = 2500,
         val_size: int = 5000,
         normalize: str = "unit",
         seed: int = 0,
@@ -33,6 +34,7 @@ class FashionMNISTDataModule(pl.LightningDataModule):
         self.data_dir, self.system_dir = Path(data_dir or "data"), Path(system_dir)
         self.download = download
         self.batch_size, self.batches_per_step, self.val_size = batch_size, batches_per_step, val_size
+        self.eval_batch_size = eval_batch_size
         self.normalize, self.seed = normalize, seed
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self.mean, self.std = 0.0, 1.0  # of the training pixels in [0, 1] when normalize is "standard"
@@ -80,21 +82,21 @@ class FashionMNISTDataModule(pl.LightningDataModule):
     def load_state_dict(self, state_dict: dict[str, float]) -> None:
         self.mean, self.std = state_dict["mean"], state_dict["std"]
 
-    def _loader(self, split: str, shuffle: bool, batches_per_step: int = 1) -> InMemoryLoader:
+    def _loader(self, split: str, shuffle: bool, batch_size: int, batches_per_step: int = 1) -> InMemoryLoader:
         images, labels = self.splits[split]
         rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer is not None else (0, 1)
         sampler = EpochShuffle(len(images), shuffle, self.seed, rank, world)
-        return InMemoryLoader(images, labels, self.batch_size, sampler, batches_per_step)
+        return InMemoryLoader(images, labels, batch_size, sampler, batches_per_step)
 
     def train_dataloader(self) -> InMemoryLoader:
         # Only training groups batches: one SGD update each, several per Lightning step.
-        return self._loader("train", shuffle=True, batches_per_step=self.batches_per_step)
+        return self._loader("train", True, self.batch_size, self.batches_per_step)
 
     def val_dataloader(self) -> InMemoryLoader:
-        return self._loader("test" if self.val_is_test else "val", shuffle=False)
+        return self._loader("test" if self.val_is_test else "val", False, self.eval_batch_size)
 
     def test_dataloader(self) -> InMemoryLoader:
-        return self._loader("test", shuffle=False)
+        return self._loader("test", False, self.eval_batch_size)
 
 
 def _pixel_mean_std(images: torch.Tensor) -> tuple[float, float]:
