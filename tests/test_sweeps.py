@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -16,10 +17,16 @@ from conftest import ROOT, tiny_overrides
 from mlplab.runs import load_run
 from mlplab.sweeps.summary import write_summary
 
+# `make test` keeps the optuna extra (and the scipy it needs) in .venv-search and names its Python here;
+# where one environment holds everything, the tests' own Python runs the search too.
+SEARCH_PYTHON = os.environ.get("MLPLAB_SEARCH_PYTHON", sys.executable)
 
-def _multirun(data: Path, sweep_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+
+def _multirun(
+    data: Path, sweep_dir: Path, *args: str, python: str = sys.executable
+) -> subprocess.CompletedProcess[str]:
     overrides = [o for o in tiny_overrides(data, sweep_dir) if not o.startswith(("output_dir", "trainer.max_epochs"))]
-    command = [sys.executable, str(ROOT / "src" / "train.py"), "-m", *overrides, "trainer.max_epochs=1"]
+    command = [python, str(ROOT / "src" / "train.py"), "-m", *overrides, "trainer.max_epochs=1"]
     return subprocess.run(
         [*command, f"hydra.sweep.dir={sweep_dir}", *args], capture_output=True, text=True, timeout=600
     )
@@ -109,6 +116,7 @@ def test_optuna_search_records_the_best_trial_and_resumes_from_its_database(fake
         "hparams_search=optuna",
         "hydra.sweeper.n_trials=3",
         f"hydra.sweeper.storage={storage}",
+        python=SEARCH_PYTHON,
     )
     assert first.returncode == 0, first.stderr[-3000:]
     results = yaml.safe_load((tmp_path / "a" / "optimization_results.yaml").read_text())
@@ -121,11 +129,12 @@ def test_optuna_search_records_the_best_trial_and_resumes_from_its_database(fake
         "hparams_search=optuna",
         "hydra.sweeper.n_trials=1",
         f"hydra.sweeper.storage={storage}",
+        python=SEARCH_PYTHON,
     )
     assert again.returncode == 0, again.stderr[-3000:]
-    import optuna
-
-    assert len(optuna.load_study(study_name="mlplab", storage=storage).trials) == 4, "the study went on from 3"
+    count = f"import optuna; print(len(optuna.load_study(study_name='mlplab', storage='{storage}').trials))"
+    trials = subprocess.run([SEARCH_PYTHON, "-c", count], capture_output=True, text=True, check=True).stdout
+    assert int(trials) == 4, "the study went on from 3"
 
 
 def _session_groups(logdir: Path) -> list[dict]:
