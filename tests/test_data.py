@@ -117,6 +117,16 @@ def test_truncated_gzip_is_reported_by_name(tmp_path: Path) -> None:
         _datamodule(folder, val_size=5)
 
 
+def test_gzip_with_damaged_compressed_bytes_is_reported_by_name(tmp_path: Path) -> None:
+    folder = make_fake_fashion_mnist(tmp_path / "d", n_train=20, n_test=10)
+    path = folder / (FILES["train_images"] + ".gz")
+    data = bytearray(path.read_bytes())
+    data[20:60] = bytes(range(40))  # inside the deflate stream, past the 10-byte gzip header
+    path.write_bytes(bytes(data))
+    with pytest.raises(DataError, match=f"{path}: cannot be read"):
+        _datamodule(folder, val_size=5)
+
+
 def test_idx_with_fewer_bytes_than_its_header_promises_is_rejected(tmp_path: Path) -> None:
     path = tmp_path / "images.gz"
     write_idx(path, np.zeros((4, 28, 28), dtype=np.uint8))
