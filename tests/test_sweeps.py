@@ -17,9 +17,9 @@ from conftest import ROOT, tiny_overrides
 from mlplab.runs import load_run
 from mlplab.sweeps.summary import write_summary
 
-# `make test` keeps the optuna extra (and the scipy it needs) in .venv-search and names its Python here;
-# where one environment holds everything, the tests' own Python runs the search too.
-SEARCH_PYTHON = os.environ.get("MLPLAB_SEARCH_PYTHON", sys.executable)
+# The optuna extra (and the scipy it needs) lives in .venv-search, which `make test` builds; where
+# one environment holds everything, MLPLAB_SEARCH_PYTHON names its Python instead.
+SEARCH_PYTHON = os.environ.get("MLPLAB_SEARCH_PYTHON", str(ROOT / ".venv-search" / "bin" / "python"))
 
 
 def _multirun(
