@@ -26,10 +26,10 @@ install: $(VENV)/.installed ## create .venv and install the project with its dev
 # The optuna extra gets a venv of its own: optuna 2 needs scipy, and torchmetrics imports scipy.signal
 # wherever scipy is installed, 0.6 s at the start of every run. A .pth file layers it on .venv, whose
 # packages it sees, so torch and the rest are not installed twice.
+SITE_PACKAGES := -c 'import sysconfig; print(sysconfig.get_path("purelib"))'
 $(SEARCH_VENV)/.installed: $(VENV)/.installed
 	$(PY) -m venv $(SEARCH_VENV)
-	echo "import site; site.addsitedir('$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')')" \
-		> "$$($(SEARCH_PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/mlplab-venv.pth"
+	echo "import site; site.addsitedir('$$($(PY) $(SITE_PACKAGES))')" > "$$($(SEARCH_PY) $(SITE_PACKAGES))/mlplab-venv.pth"
 	$(SEARCH_PY) -m pip install -q --upgrade pip
 	$(SEARCH_PY) -m pip install -q -e '.[optuna]'
 	touch $@

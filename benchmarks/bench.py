@@ -24,13 +24,20 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from mlplab.runs import load_run  # noqa: E402
 
-Run = tuple[float, float, list[float]]  # one process: wall seconds, peak MiB, seconds per epoch
+
+class Run(NamedTuple):
+    """One process of a pipeline."""
+
+    wall: float  # seconds
+    memory: float  # peak resident MiB
+    epochs: list[float]  # seconds per epoch
 
 
 def measure(command: list[str]) -> tuple[float, float, str]:
@@ -48,7 +55,7 @@ def measure(command: list[str]) -> tuple[float, float, str]:
 def script(arguments: list[str], tmp: Path, repeat: int) -> Run:
     """Wall time, peak memory and per-epoch times of a benchmarks/ script (its last line is JSON)."""
     wall, memory, out = measure([sys.executable, *arguments])
-    return wall, memory, json.loads(out.splitlines()[-1])["epoch_seconds"]
+    return Run(wall, memory, json.loads(out.splitlines()[-1])["epoch_seconds"])
 
 
 def train_py(model: str, tmp: Path, repeat: int) -> Run:
@@ -57,17 +64,17 @@ def train_py(model: str, tmp: Path, repeat: int) -> Run:
     wall, memory, _ = measure(
         [sys.executable, "src/train.py", f"experiment=chapter_{model}", f"hydra.run.dir={run_dir}"]
     )
-    return wall, memory, [value for _, value in load_run(run_dir).scalars["time/train_epoch_s"]]
+    return Run(wall, memory, [value for _, value in load_run(run_dir).scalars["time/train_epoch_s"]])
 
 
 def epoch_time(run: Run) -> float:
     """A run's median time per epoch over epochs 2..N (the first one warms up)."""
-    return statistics.median(run[2][1:])
+    return statistics.median(run.epochs[1:])
 
 
 def wall_time(run: Run) -> float:
     """A run's whole-process wall time."""
-    return run[0]
+    return run.wall
 
 
 def ratio_range(
@@ -106,13 +113,13 @@ def main() -> None:
             # The best run: a slow spell of the machine only ever adds time.
             min(epoch_time(run) for run in runs),
             min(wall_time(run) for run in runs),
-            max(memory for _, memory, _ in runs),
+            max(run.memory for run in runs),
         )
         for name, runs in results.items()
     }
     chapter_run = script(["benchmarks/chapter_dataloader.py", "--epochs", "3"], Path(), 0)
     chapter = "(b) chapter's DataLoader (torchvision + ToTensor), concise"
-    rows[chapter] = (epoch_time(chapter_run), None, chapter_run[1])  # 3 epochs: its wall time compares to nothing
+    rows[chapter] = (epoch_time(chapter_run), None, chapter_run.memory)  # 3 epochs: its wall time compares to nothing
 
     lines = [
         "| pipeline | s / epoch | vs (a) same model | each repeat: low / median / high | (b) / this | process wall s "

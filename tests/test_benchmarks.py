@@ -36,8 +36,9 @@ def test_update_path_times_four_ways_of_making_the_very_same_updates(
 
 
 def test_bench_ratio_range_pairs_each_run_with_the_floors_run_of_the_same_repeat() -> None:
-    floors = [(4.0, 0.0, [9.0, 0.5, 0.4, 0.6]), (8.0, 0.0, [9.0, 1.0, 1.0, 1.0]), (2.0, 0.0, [9.0, 2.0, 2.0])]
-    runs = [(5.0, 0.0, [9.0, 0.6, 0.5, 0.7]), (8.8, 0.0, [9.0, 1.0, 1.2, 1.1]), (3.0, 0.0, [9.0, 3.0, 2.0])]
+    Run = bench.Run
+    floors = [Run(4.0, 0.0, [9.0, 0.5, 0.4, 0.6]), Run(8.0, 0.0, [9.0, 1.0, 1.0, 1.0]), Run(2.0, 0.0, [9.0, 2.0, 2.0])]
+    runs = [Run(5.0, 0.0, [9.0, 0.6, 0.5, 0.7]), Run(8.8, 0.0, [9.0, 1.0, 1.2, 1.1]), Run(3.0, 0.0, [9.0, 3.0, 2.0])]
     # Epoch medians skip the first epoch: 0.6 / 0.5, 1.1 / 1.0 and 2.5 / 2.0; walls 5 / 4, 8.8 / 8 and 3 / 2.
     assert bench.ratio_range(runs, floors, bench.epoch_time) == "1.10 / 1.20 / 1.25x"
     assert bench.ratio_range(runs, floors, bench.wall_time) == "1.10 / 1.25 / 1.50x"

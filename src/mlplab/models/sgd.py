@@ -1,7 +1,7 @@
 """The chapter's minibatch SGD, by hand: p <- p - lr * grad, then forget the gradient."""
 
-from collections.abc import Callable, Iterable
-from typing import NoReturn
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, NoReturn
 
 import torch
 from torch import nn
@@ -27,10 +27,8 @@ class ScratchSGD(Optimizer):
             # Lightning runs its hooks (on_before_optimizer_step, clipping) inside the closure.
             with torch.enable_grad():
                 closure()
-        for group in self.param_groups:
-            for param in group["params"]:
-                if param.grad is not None:
-                    param.add_(param.grad, alpha=-group["lr"])  # p -= lr * grad, without a temporary
+        for group, param in self._with_grad():
+            param.add_(param.grad, alpha=-group["lr"])  # p -= lr * grad, without a temporary
 
     # torch's Optimizer wraps a subclass's step, on first use, in a profiler record and calls of the
     # step hooks, unless the step says it is wrapped already: 20 us in a warm loop, 4-5% of the
@@ -40,14 +38,18 @@ class ScratchSGD(Optimizer):
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the gradients, as the chapter does after each step (None by default, as torch's optimisers)."""
+        for _, param in self._with_grad():
+            if set_to_none:
+                param.grad = None
+            else:
+                param.grad.zero_()
+
+    def _with_grad(self) -> Iterator[tuple[dict[str, Any], nn.Parameter]]:
+        """Each parameter that has a gradient, with its group (which holds its lr)."""
         for group in self.param_groups:
             for param in group["params"]:
-                if param.grad is None:
-                    continue
-                if set_to_none:
-                    param.grad = None
-                else:
-                    param.grad.zero_()
+                if param.grad is not None:
+                    yield group, param
 
     def register_step_pre_hook(self, hook: Callable[..., object]) -> NoReturn:
         raise NotImplementedError(NO_STEP_HOOKS)
