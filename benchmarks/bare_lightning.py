@@ -10,16 +10,19 @@ what this costs over the plain loop is Lightning's loop. Prints one JSON line.
 
 import argparse
 import json
+import sys
 import time
 from collections.abc import Iterator
-from itertools import islice
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-from plain_loop import concise, load, shuffled_batches
+from plain_loop import concise, load
 from torch import Tensor
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+from mlplab.data.loader import StepBatches  # noqa: E402
 
 BATCHES_PER_STEP = 32  # as data.batches_per_step in src/train.py
 
@@ -32,7 +35,7 @@ class Bare(pl.LightningModule):
         self.automatic_optimization = False
         self.net, _ = concise()
 
-    def training_step(self, batch: list[tuple[Tensor, Tensor]], batch_idx: int) -> Tensor:
+    def training_step(self, batch: StepBatches, batch_idx: int) -> Tensor:
         optimizer = self.optimizers()
         for images, labels in batch:
             loss = F.cross_entropy(self.net(images), labels)
@@ -46,7 +49,7 @@ class Bare(pl.LightningModule):
 
 
 class Batches:
-    """The plain loop's batches, grouped BATCHES_PER_STEP to a list, a new order each epoch (a sized iterable)."""
+    """The plain loop's batches, BATCHES_PER_STEP to a StepBatches as src/train.py's, a new order each epoch."""
 
     def __init__(self, images: Tensor, labels: Tensor) -> None:
         self.images, self.labels, self.epoch = images, labels, 0
@@ -54,11 +57,11 @@ class Batches:
     def __len__(self) -> int:
         return -(-len(self.images) // (256 * BATCHES_PER_STEP))
 
-    def __iter__(self) -> Iterator[list[tuple[Tensor, ...]]]:
-        batches = shuffled_batches(self.images, self.labels, self.epoch)
+    def __iter__(self) -> Iterator[StepBatches]:
+        order = torch.randperm(len(self.images), generator=torch.Generator().manual_seed(self.epoch))
         self.epoch += 1
-        while group := list(islice(batches, BATCHES_PER_STEP)):
-            yield group
+        for step in order.split(256 * BATCHES_PER_STEP):  # as plain_loop.shuffled_batches, grouped
+            yield StepBatches(self.images, self.labels, step.split(256))
 
 
 class EpochSeconds(pl.Callback):

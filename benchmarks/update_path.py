@@ -26,7 +26,7 @@ from hydra import compose, initialize_config_dir  # noqa: E402
 from hydra.utils import instantiate  # noqa: E402
 
 from mlplab.config import register_configs  # noqa: E402
-from mlplab.data.loader import Batch, minibatches  # noqa: E402
+from mlplab.data.loader import Batch, StepBatches, minibatches  # noqa: E402
 from mlplab.models.classifier import MLPClassifier  # noqa: E402
 
 OURS, RAW = "src/train.py's update", "raw backward, raw step"
@@ -47,7 +47,7 @@ def taking_turns(model_class: type[MLPClassifier]) -> type[MLPClassifier]:
             self.seconds: dict[str, list[tuple[int, float]]] = {way: [] for way in WAYS}
             self.way = OURS  # outside training steps (e.g. at the epoch's end) Lightning's calls are used
 
-        def training_step(self, batch: Batch | list[Batch], batch_idx: int) -> torch.Tensor:
+        def training_step(self, batch: Batch | StepBatches, batch_idx: int) -> torch.Tensor:
             self.way = WAYS[batch_idx % len(WAYS)]
             started = time.perf_counter()
             loss = super().training_step(batch, batch_idx)

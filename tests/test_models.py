@@ -89,7 +89,7 @@ def test_scratch_and_concise_take_identical_steps(fake_data: Path) -> None:
     torch.testing.assert_close(scratch(images), concise(images), rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])
+@pytest.mark.parametrize("precision", ["32-true", "bf16-mixed", "64-true"])
 @pytest.mark.parametrize("model_class", [ScratchMLP, ConciseMLP])
 def test_several_batches_per_step_make_the_same_updates_as_one(
     fake_data: Path, model_class: type, precision: str

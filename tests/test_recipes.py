@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 from omegaconf import DictConfig
+from pytorch_lightning.plugins.precision import HalfPrecision
 
 from mlplab.data import FashionMNISTDataModule
 from mlplab.errors import ConfigError
@@ -72,13 +73,17 @@ def test_concise_dropout_layers_follow_each_activation_and_only_act_in_training(
     torch.testing.assert_close(model(X), model(X))
 
 
-def test_data_is_placed_on_the_trainers_device_once(fake_data: Path) -> None:
+def test_data_is_placed_on_the_trainers_device_in_its_precision_once(fake_data: Path) -> None:
     datamodule = FashionMNISTDataModule(str(fake_data), "/nonexistent", False, val_size=100)
     # Any device shows the placement; the meta device needs no GPU.
-    datamodule.trainer = SimpleNamespace(strategy=SimpleNamespace(root_device=torch.device("meta")))
+    datamodule.trainer = SimpleNamespace(
+        strategy=SimpleNamespace(root_device=torch.device("meta")), precision_plugin=HalfPrecision("16-true")
+    )
     datamodule.setup("fit")
     assert {x.device.type for x, _ in datamodule.splits.values()} == {"meta"}
     assert {y.device.type for _, y in datamodule.splits.values()} == {"meta"}
+    assert {x.dtype for x, _ in datamodule.splits.values()} == {torch.float16}, "images as 16-true feeds them"
+    assert {y.dtype for _, y in datamodule.splits.values()} == {torch.int64}, "labels are not converted"
 
 
 def test_compiled_model_trains_and_its_checkpoint_loads_into_a_plain_one(make_cfg: Callable[..., DictConfig]) -> None:

@@ -5,7 +5,7 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-from mlplab.data.loader import Batch, minibatches
+from mlplab.data.loader import Batch, StepBatches, minibatches
 from mlplab.models.activations import get_activation
 from mlplab.models.classifier import MLPClassifier
 
@@ -28,10 +28,10 @@ class GradientStats(pl.Callback):
         self.norm_sums, self.steps, self.probe = None, 0, None
 
     def on_train_batch_start(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Batch | list[Batch], batch_idx: int
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Batch | StepBatches, batch_idx: int
     ) -> None:
         if self.probe is None:
-            self.probe = minibatches(batch)[0][0]  # the first minibatch's images
+            self.probe = next(iter(minibatches(batch)))[0]  # the first minibatch's images
 
     def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: MLPClassifier, optimizer: Optimizer) -> None:
         if trainer.global_step % self.every_n_steps:

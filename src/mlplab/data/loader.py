@@ -39,15 +39,37 @@ class EpochShuffle:
 Batch = tuple[torch.Tensor, torch.Tensor]
 
 
-def minibatches(batch: Batch | list[Batch]) -> list[Batch]:
-    """The minibatches of one training step: a list of them when batches_per_step > 1, else one batch."""
-    return batch if isinstance(batch, list) else [batch]
+class StepBatches:
+    """The minibatches of one training step (data.batches_per_step > 1), each sliced when the step reaches it.
+
+    Slicing all k at once would leave k * 800 KB of images waiting, more than a CPU's cache holds:
+    every update would read its batch back from memory, 2% of an epoch. Not a list or a tuple on
+    purpose: Lightning rebuilds those to move and convert their tensors, which would slice them all,
+    and passes anything else on as it is. The data module keeps the images on the device already,
+    in the dtype the trainer's precision wants.
+    """
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, indices: tuple[torch.Tensor, ...]) -> None:
+        self.images, self.labels, self.indices = images, labels, indices
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __iter__(self) -> Iterator[Batch]:
+        for batch in self.indices:
+            # index_select copies whole rows; images[b] gathers element by element, 2-5x slower on a CPU.
+            yield self.images.index_select(0, batch), self.labels.index_select(0, batch)
+
+
+def minibatches(batch: Batch | StepBatches) -> StepBatches | list[Batch]:
+    """The minibatches of one training step: a StepBatches when batches_per_step > 1, else the one batch."""
+    return [batch] if isinstance(batch, tuple) else batch
 
 
 class InMemoryLoader:
     """Yields (images, labels) batches by indexing whole tensors; Lightning accepts any sized iterable.
 
-    With batches_per_step k > 1 it yields lists of k consecutive batches instead (the last list may
+    With batches_per_step k > 1 it yields StepBatches of k consecutive batches instead (the last may
     be shorter), for a training step that makes one SGD update per batch: the same updates in the
     same order, with Lightning's per-step bookkeeping paid once per k updates.
     """
@@ -69,11 +91,9 @@ class InMemoryLoader:
         batches = -(-len(self.sampler) // self.batch_size)  # the last batch may be short
         return -(-batches // self.batches_per_step)
 
-    def __iter__(self) -> Iterator[Batch | list[Batch]]:
+    def __iter__(self) -> Iterator[Batch | StepBatches]:
         indices = self.sampler.indices().to(self.images.device)
         per_step = self.batch_size * self.batches_per_step
         for start in range(0, len(indices), per_step):
-            step = indices[start : start + per_step].split(self.batch_size)
-            # index_select copies whole rows; images[b] gathers element by element, 2-5x slower on a CPU.
-            batches = [(self.images.index_select(0, b), self.labels.index_select(0, b)) for b in step]
-            yield batches[0] if self.batches_per_step == 1 else batches
+            step = StepBatches(self.images, self.labels, indices[start : start + per_step].split(self.batch_size))
+            yield next(iter(step)) if self.batches_per_step == 1 else step

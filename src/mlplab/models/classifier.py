@@ -3,6 +3,7 @@
 import logging
 import math
 from collections.abc import Callable, Iterable
+from itertools import islice
 from typing import Any
 
 import pytorch_lightning as pl
@@ -14,7 +15,7 @@ from torch.optim.lr_scheduler import LRScheduler
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
-from mlplab.data.loader import Batch, minibatches
+from mlplab.data.loader import Batch, StepBatches, minibatches
 
 NUM_INPUTS, NUM_CLASSES = 28 * 28, 10
 log = logging.getLogger(__name__)
@@ -92,16 +93,16 @@ class MLPClassifier(pl.LightningModule):
         self.log_dict({**values, "step": float(self.trainer.global_step)}, sync_dist=True)
         return values
 
-    def training_step(self, batch: Batch | list[Batch], batch_idx: int) -> Tensor:
+    def training_step(self, batch: Batch | StepBatches, batch_idx: int) -> Tensor:
         """The chapter's loop body for each minibatch: its loss, zero the gradients, backward, update.
 
-        A list of minibatches (data.batches_per_step > 1) gets one update each, in order, every one
+        The minibatches of a StepBatches (data.batches_per_step > 1) get one update each, in order, each
         through Lightning's optimiser wrapper, so hooks run and global_step counts updates as usual.
         Returns the highest of their losses, for the divergence guard.
         """
         step = minibatches(batch)
         if self.trainer.max_steps >= 0:  # Lightning checks max_steps between its steps only
-            step = step[: self.trainer.max_steps - self.trainer.global_step]
+            step = islice(step, self.trainer.max_steps - self.trainer.global_step)
         optimizer = self.optimizers()
         losses = []
         for minibatch in step:
