@@ -8,13 +8,16 @@ from pathlib import Path
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
 from omegaconf import DictConfig
+from pytorch_lightning.profilers import SimpleProfiler
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from conftest import CONF
 from mlplab.config import register_configs
 from mlplab.errors import ConfigError
+from mlplab.profiler import NullProfiler
 from train import train
 
 
@@ -125,3 +128,13 @@ def test_accelerator_group_is_not_overridden_by_the_trainer_group() -> None:
 def test_gpu_without_a_gpu_is_refused_naming_the_alternatives(make_cfg: Callable[..., DictConfig]) -> None:
     with pytest.raises(ConfigError, match="accelerator=gpu is not allowed: no CUDA GPU is visible on this machine"):
         train(make_cfg("accelerator=gpu"))
+
+
+def test_trainer_profiles_nothing_unless_asked_and_then_with_lightnings_profiler(
+    make_cfg: Callable[..., DictConfig],
+) -> None:
+    profiler = instantiate(make_cfg().trainer, logger=False).profiler
+    assert isinstance(profiler, NullProfiler)
+    with profiler.profile("outer"), profiler.profile("inner"):  # one shared context, nested as hooks nest
+        pass
+    assert isinstance(instantiate(make_cfg("trainer.profiler=simple").trainer, logger=False).profiler, SimpleProfiler)
