@@ -43,7 +43,7 @@ class StepBatches:
     """The minibatches of one training step (data.batches_per_step > 1), each sliced when the step reaches it.
 
     Slicing all k at once would leave k * 800 KB of images waiting, more than a CPU's cache holds:
-    every update would read its batch back from memory, 2% of an epoch. Not a list or a tuple on
+    every update would read its batch back from memory, 2-4% of an epoch. Not a list or a tuple on
     purpose: Lightning rebuilds those to move and convert their tensors, which would slice them all,
     and passes anything else on as it is. The data module keeps the images on the device already,
     in the dtype the trainer's precision wants.
