@@ -6,12 +6,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from lightning_fabric.utilities.apply_func import move_data_to_device
+from pytorch_lightning.plugins.precision import HalfPrecision
 
 from conftest import make_fake_fashion_mnist
 from mlplab.data import FashionMNISTDataModule
 from mlplab.data.datamodule import _pixel_mean_std
 from mlplab.data.idx import read_idx, write_idx
-from mlplab.data.loader import EpochShuffle, InMemoryLoader
+from mlplab.data.loader import EpochShuffle, InMemoryLoader, StepBatches
 from mlplab.data.locate import FILES, locate
 from mlplab.errors import DataError
 
@@ -95,6 +97,15 @@ def test_grouped_loader_yields_the_same_batches_in_lists_of_k() -> None:
     assert [len(group) for group in groups] == [2, 2], "4 batches of 3, 3, 3 and 1 image, two per step"
     for (x, y), (gx, gy) in zip(batches, [b for group in groups for b in group], strict=True):
         assert torch.equal(x, gx) and torch.equal(y, gy)
+
+
+def test_lightning_hands_a_grouped_step_on_without_slicing_it() -> None:
+    """What keeps the slicing lazy: Lightning's device move and input conversion pass a StepBatches through."""
+    images, labels = torch.arange(10.0).reshape(10, 1), torch.arange(10)
+    step = next(iter(InMemoryLoader(images, labels, 3, EpochShuffle(10, True, seed=5), batches_per_step=2)))
+    assert isinstance(step, StepBatches)
+    assert move_data_to_device(step, torch.device("cpu")) is step
+    assert HalfPrecision("16-true").convert_input(step) is step
 
 
 def test_raw_files_in_torchvisions_layout_are_found(tmp_path: Path) -> None:
