@@ -12,7 +12,7 @@ class NullProfiler(PassThroughProfiler):
 
     Lightning wraps each hook call in `trainer.profiler.profile(...)`, and PassThroughProfiler's is a
     generator-based context manager built anew each time: 31 of them an update in src/train.py (three
-    hooks for each of 10 callbacks and the module, and the optimiser step), 1.5-2.4% of the update.
+    hooks for each of 9 callbacks and the module, and the optimiser step), 1.5-2.4% of the update.
     """
 
     def profile(self, action_name: str) -> AbstractContextManager:

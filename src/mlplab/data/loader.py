@@ -39,6 +39,12 @@ class EpochShuffle:
 Batch = tuple[torch.Tensor, torch.Tensor]
 
 
+def rows(images: torch.Tensor, labels: torch.Tensor, indices: torch.Tensor) -> Batch:
+    """The batch of these sample indices."""
+    # index_select copies whole rows; images[b] gathers element by element, 2-5x slower on a CPU.
+    return images.index_select(0, indices), labels.index_select(0, indices)
+
+
 class StepBatches:
     """The minibatches of one training step (data.batches_per_step > 1), each sliced when the step reaches it.
 
@@ -57,8 +63,7 @@ class StepBatches:
 
     def __iter__(self) -> Iterator[Batch]:
         for batch in self.indices:
-            # index_select copies whole rows; images[b] gathers element by element, 2-5x slower on a CPU.
-            yield self.images.index_select(0, batch), self.labels.index_select(0, batch)
+            yield rows(self.images, self.labels, batch)
 
 
 def minibatches(batch: Batch | StepBatches) -> StepBatches | list[Batch]:
@@ -95,5 +100,8 @@ class InMemoryLoader:
         indices = self.sampler.indices().to(self.images.device)
         per_step = self.batch_size * self.batches_per_step
         for start in range(0, len(indices), per_step):
-            step = StepBatches(self.images, self.labels, indices[start : start + per_step].split(self.batch_size))
-            yield next(iter(step)) if self.batches_per_step == 1 else step
+            step = indices[start : start + per_step].split(self.batch_size)
+            if self.batches_per_step == 1:
+                yield rows(self.images, self.labels, step[0])
+            else:
+                yield StepBatches(self.images, self.labels, step)
