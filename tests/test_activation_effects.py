@@ -7,6 +7,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+import pytest
 import torch
 import torch.nn.functional as F
 from omegaconf import DictConfig
@@ -42,8 +43,13 @@ def test_plot_activations_refuses_an_unknown_name_before_writing(tmp_path: Path)
     assert not (tmp_path / "figs").exists()
 
 
-def test_gradient_norms_and_saturation_are_logged_per_layer_per_epoch(make_cfg: Callable[..., DictConfig]) -> None:
-    cfg = make_cfg("model=scratch", "hidden=256x4", "model.hidden=[32,32,32]", "activation=tanh")
+@pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])  # bf16-mixed: a bfloat16 probe batch
+def test_gradient_norms_and_saturation_are_logged_per_layer_per_epoch(
+    make_cfg: Callable[..., DictConfig], precision: str
+) -> None:
+    cfg = make_cfg(
+        "model=scratch", "hidden=256x4", "model.hidden=[32,32,32]", "activation=tanh", f"trainer.precision={precision}"
+    )
     train(cfg)
     (run,) = find_runs(Path(cfg.output_dir))
     for layer in range(1, 5):

@@ -112,6 +112,27 @@ def test_several_batches_per_step_make_the_same_updates_as_one(
         torch.testing.assert_close(grouped.state_dict()[name], weights, rtol=0, atol=0, msg=name)
 
 
+@pytest.mark.parametrize("model_class", [ScratchMLP, ConciseMLP])
+def test_mixed_precision_keeps_the_images_in_autocasts_dtype_with_the_same_updates(
+    fake_data: Path, model_class: type, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under bf16-mixed the images are stored in bfloat16: the first matrix product casts them so anyway."""
+    optimizer = partial(ScratchSGD if model_class is ScratchMLP else torch.optim.SGD, lr=0.3)
+    stored, cast = model_class(optimizer, hidden=[32]), model_class(optimizer, hidden=[32])
+    cast.load_state_dict(stored.state_dict())
+
+    trainer = _fit(stored, fake_data, steps=23, batches_per_step=4, precision="bf16-mixed")
+    with monkeypatch.context() as patch:  # the images as they were kept before: float32, cast by autocast
+        patch.setattr(FashionMNISTDataModule, "_as_trainer_feeds", lambda self, data: data)
+        reference = _fit(cast, fake_data, steps=23, batches_per_step=4, precision="bf16-mixed")
+
+    images, labels = trainer.datamodule.splits["train"]
+    assert (images.dtype, labels.dtype) == (torch.bfloat16, torch.int64)
+    assert reference.datamodule.splits["train"][0].dtype == torch.float32
+    for name, weights in cast.state_dict().items():
+        torch.testing.assert_close(stored.state_dict()[name], weights, rtol=0, atol=0, msg=name)
+
+
 def test_scratch_sgd_step_is_p_minus_lr_times_grad() -> None:
     param = torch.nn.Parameter(torch.tensor([1.0, -2.0]))
     param.grad = torch.tensor([0.5, 0.25])

@@ -56,7 +56,8 @@ class GradientStats(pl.Callback):
     def saturated_fractions(self, pl_module: MLPClassifier) -> list[Tensor]:
         """For each hidden layer, the fraction of the probe batch's activations with derivative below threshold."""
         activation = get_activation(pl_module.activation_name).scratch
-        with torch.no_grad():
+        # As training computes them: under mixed precision, in autocast (the probe is in its dtype).
+        with torch.no_grad(), pl_module.trainer.precision_plugin.forward_context():
             preactivations = pl_module.hidden_preactivations(self.probe)
         fractions = []
         with torch.enable_grad():

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.plugins.precision import MixedPrecision
 
 from mlplab.data.idx import read_idx
 from mlplab.data.loader import EpochShuffle, InMemoryLoader
@@ -78,10 +79,18 @@ class FashionMNISTDataModule(pl.LightningDataModule):
         """On the trainer's device and in its precision's input dtype, once for the whole split.
 
         Lightning converts each batch it is handed, but not the minibatches a StepBatches slices later.
+        Under mixed precision the images are kept in autocast's dtype: both models' first operation on
+        them is a matrix product, which autocast would cast every batch to that dtype for anyway. The
+        same numbers, with half the bytes to slice and no cast per update (7% of an update for
+        experiment=fast on this CPU).
         """
         if self.trainer is None:
             return data
-        return self.trainer.precision_plugin.convert_input(data.to(self.trainer.strategy.root_device))
+        plugin = self.trainer.precision_plugin
+        dtype = data.dtype
+        if isinstance(plugin, MixedPrecision) and data.is_floating_point():
+            dtype = plugin.autocast_context_manager().fast_dtype
+        return plugin.convert_input(data.to(self.trainer.strategy.root_device, dtype))
 
     def state_dict(self) -> dict[str, float]:
         # Saved in every checkpoint, so prediction needs the checkpoint only, not the training data.
