@@ -67,7 +67,7 @@ class MLPClassifier(pl.LightningModule):
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
     def evaluate(self, batch: Batch, stage: str) -> Tensor:
-        """Cross-entropy of one batch; its loss and predictions are kept for the epoch's metrics."""
+        """Cross-entropy of one batch; its loss and logits are kept for the epoch's metrics."""
         images, labels = batch
         logits = self(images)
         loss = F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing if stage == "train" else 0.0)
