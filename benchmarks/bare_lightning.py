@@ -12,7 +12,6 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -22,7 +21,7 @@ from plain_loop import concise, load
 from torch import Tensor
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from mlplab.data.loader import StepBatches  # noqa: E402
+from mlplab.data.loader import EpochShuffle, InMemoryLoader, StepBatches  # noqa: E402
 
 BATCHES_PER_STEP = 32  # as data.batches_per_step in src/train.py
 
@@ -46,22 +45,6 @@ class Bare(pl.LightningModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.SGD(self.parameters(), lr=0.5)
-
-
-class Batches:
-    """The plain loop's batches, BATCHES_PER_STEP to a StepBatches as src/train.py's, a new order each epoch."""
-
-    def __init__(self, images: Tensor, labels: Tensor) -> None:
-        self.images, self.labels, self.epoch = images, labels, 0
-
-    def __len__(self) -> int:
-        return -(-len(self.images) // (256 * BATCHES_PER_STEP))
-
-    def __iter__(self) -> Iterator[StepBatches]:
-        order = torch.randperm(len(self.images), generator=torch.Generator().manual_seed(self.epoch))
-        self.epoch += 1
-        for step in order.split(256 * BATCHES_PER_STEP):  # as plain_loop.shuffled_batches, grouped
-            yield StepBatches(self.images, self.labels, step.split(256))
 
 
 class EpochSeconds(pl.Callback):
@@ -92,7 +75,9 @@ def main() -> None:
         enable_model_summary=False,
         callbacks=[timer],
     )
-    trainer.fit(Bare(), train_dataloaders=Batches(images, labels))
+    # src/train.py's loader over the plain loop's batches: seed 0 shuffles each epoch as plain_loop.py does.
+    batches = InMemoryLoader(images, labels, 256, EpochShuffle(len(images), True, seed=0), BATCHES_PER_STEP)
+    trainer.fit(Bare(), train_dataloaders=batches)
     print(json.dumps({"epoch_seconds": timer.seconds}))
 
 
