@@ -13,7 +13,6 @@ import gc
 gc.disable()
 
 import logging
-import warnings
 from pathlib import Path
 
 import hydra
@@ -25,9 +24,11 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
+from mlplab.cli import run_command_line
 from mlplab.config import check, register_configs
+from mlplab.console import describe, point_latest_at, quiet_lightning, shown_path
 from mlplab.distributed import adopt_submitit_tasks, check_multirun_ddp, global_rank
-from mlplab.errors import MlplabError
+from mlplab.errors import MlplabError, StorageError
 from mlplab.hparams import log_hparams_with_metrics
 from mlplab.status import recorded_status, write_json_atomic
 
@@ -35,10 +36,6 @@ log = logging.getLogger(__name__)
 register_configs()
 gc.freeze()
 gc.enable()
-# Lightning 2.6 calls a torch API that torch 2.14 deprecates; nothing a user could act on.
-warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
-# Under bf16-mixed the parameters stay float32, so the summary's 32-bit size estimate is the right one.
-warnings.filterwarnings("ignore", message=r"Precision bf16-mixed is not supported by the model summary")
 
 
 def train(cfg: DictConfig, resume_from: Path | None = None) -> dict[str, float]:
@@ -47,6 +44,7 @@ def train(cfg: DictConfig, resume_from: Path | None = None) -> dict[str, float]:
     With `resume_from`, a checkpoint of this run, training continues from it in the same folder.
     """
     check(cfg)
+    quiet_lightning(cfg.verbose)
     output_dir = Path(cfg.output_dir)
     if global_rank() == 0:
         output_dir.mkdir(parents=True, exist_ok=True)
@@ -59,7 +57,9 @@ def train(cfg: DictConfig, resume_from: Path | None = None) -> dict[str, float]:
 
     datamodule = instantiate(cfg.data)
     model = instantiate(cfg.model)
-    log.info(f"{type(model).__name__} with {model.num_parameters():,} parameters")
+    if global_rank() == 0:
+        log.info(describe(cfg, type(model).__name__))
+        log.info(f"run folder: {shown_path(output_dir)}")
     if cfg.compile:
         model = torch.compile(model)  # Lightning trains and checkpoints the module inside as usual
 
@@ -77,6 +77,8 @@ def train(cfg: DictConfig, resume_from: Path | None = None) -> dict[str, float]:
         log_hparams_with_metrics(logger, cfg, metrics)
         logger.finalize("success")
         write_json_atomic(output_dir / "metrics.json", metrics)
+        folder = shown_path(output_dir)
+        log.info(f"results in {folder}; compare runs: make tensorboard; evaluate: python src/eval.py {folder}")
     return metrics
 
 
@@ -92,11 +94,13 @@ def main(cfg: DictConfig) -> float:
     try:
         with recorded_status(Path(cfg.output_dir), enabled=global_rank() == 0):
             check_multirun_ddp(cfg)
+            if HydraConfig.get().mode == RunMode.RUN and global_rank() == 0:
+                point_latest_at(Path(cfg.output_dir), Path(cfg.outputs))
             metrics = train(cfg)
     except MlplabError as err:
         log.error(f"error: {err}")
         if HydraConfig.get().mode == RunMode.RUN:
-            raise SystemExit(2) from None
+            raise SystemExit(1 if isinstance(err, StorageError) else 2) from None
         return float("nan")  # in a sweep: status.json records the failure and the other jobs go on
     except SystemExit as stop:  # Lightning turns Ctrl-C and SIGTERM into SystemExit after saving
         if global_rank() == 0:
@@ -106,4 +110,4 @@ def main(cfg: DictConfig) -> float:
 
 
 if __name__ == "__main__":
-    main()
+    run_command_line(main)

@@ -1,12 +1,15 @@
 """The typed schema of conf/train.yaml: Hydra checks types while composing, `check` checks ranges."""
 
+import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 import mlplab.sweeps.naming  # noqa: F401 - registers ${mlplab_swept:} wherever configs are resolved
 from mlplab.errors import ConfigError
@@ -14,11 +17,65 @@ from mlplab.models.activations import ACTIVATIONS
 
 NORMALIZATIONS = ("unit", "standard")
 ACCELERATORS = ("cpu", "gpu", "cuda", "auto")
+PRECISIONS = ("32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true", "32", "16", "64", "bf16")
+NAMED_LEARNING_RATES = {"large": 1.0, "small": 0.1, "tiny": 0.01}  # lr=chapter keeps the model's own
+MAX_SEED = 2**32 - 1  # numpy's seeds, which seed_everything sets too, stop here
 
 
 def _require(ok: bool, key: str, value: Any, allowed: str) -> None:
     if not ok:
-        raise ConfigError(f"{key}={value} is not allowed: {allowed}")
+        raise ConfigError(f"{key}={_shown(value)} is not allowed: {allowed}")
+
+
+def _shown(value: Any) -> str:
+    """A value as the user would type it: true, not True; [512,256], not ListConfig."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple, ListConfig)):
+        shown = ",".join(_shown(v) for v in value[:4]) + (f",... ({len(value)} in all)" if len(value) > 4 else "")
+        return f"[{shown}]"
+    return str(value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def hidden_widths(hidden: Any) -> list[int]:
+    """The top-level `hidden` as layer widths: 512 -> [512], "512x3" -> [512, 512, 512], [512, 256] as is."""
+    if _is_count(hidden) and hidden > 0:
+        return [hidden]
+    if isinstance(hidden, (list, ListConfig)) and hidden and all(_is_count(h) and h > 0 for h in hidden):
+        return list(hidden)
+    match = re.fullmatch(r"(\d+)x(\d+)", str(hidden))
+    if match and int(match[1]) > 0 and int(match[2]) > 0:
+        return [int(match[1])] * int(match[2])
+    raise ConfigError(
+        f"hidden={_shown(hidden)} is not allowed: give a width (hidden=512), width x depth (hidden=512x3) "
+        "or a list of widths (hidden=[512,256])"
+    )
+
+
+def learning_rate(choice: Any, own: float) -> float:
+    """The top-level `lr`: a number as is, a named rate, or `chapter` for the model's (or optimizer's) own."""
+    if choice == "chapter":
+        return own
+    if choice in NAMED_LEARNING_RATES:
+        return NAMED_LEARNING_RATES[choice]
+    if _is_number(choice) and choice > 0:
+        return float(choice)
+    names = ", ".join(["chapter", *NAMED_LEARNING_RATES])
+    raise ConfigError(f"lr={_shown(choice)} is not allowed: give a number > 0 (lr=0.1) or one of: {names}")
+
+
+PROJECT = Path(__file__).resolve().parents[2]  # the checkout: src/mlplab/config.py is two folders down
+OmegaConf.register_new_resolver("mlplab_project", lambda: str(PROJECT), replace=True)
+OmegaConf.register_new_resolver("mlplab_widths", hidden_widths, replace=True)
+OmegaConf.register_new_resolver("mlplab_lr", learning_rate, replace=True)
 
 
 @dataclass
@@ -53,6 +110,12 @@ class DataConfig:
         )
         _require(self.val_size >= 0, "data.val_size", self.val_size, "it must be 0 (test every epoch) or more")
         _require(
+            self.data_dir is None or not Path(self.data_dir).is_file(),
+            "data.data_dir",
+            self.data_dir,
+            "it is a file; give the folder holding the IDX files",
+        )
+        _require(
             self.normalize in NORMALIZATIONS,
             "data.normalize",
             self.normalize,
@@ -78,6 +141,7 @@ class ModelConfig:
             self.hidden,
             "it must list one or more positive layer widths, e.g. [256] or [512,256]",
         )
+        _require_fits_in_memory(self.hidden)
         _require(
             self.activation in ACTIVATIONS,
             "model.activation",
@@ -85,9 +149,7 @@ class ModelConfig:
             f"choose one of: {', '.join(ACTIVATIONS)}",
         )
         lr = self.optimizer.get("lr")
-        _require(
-            isinstance(lr, (int, float)) and lr > 0, "model.optimizer.lr", lr, "the learning rate must be a number > 0"
-        )
+        _require(_is_number(lr) and lr > 0, "model.optimizer.lr", lr, "the learning rate must be a number > 0")
         _require(
             self.init_std is None or self.init_std > 0,
             "model.init_std",
@@ -105,8 +167,26 @@ class ModelConfig:
         )
 
 
+def _require_fits_in_memory(hidden: list[int]) -> None:
+    """Refuse widths whose weights, gradients and optimizer state (4 copies in float32) exceed the memory."""
+    widths = [28 * 28, *hidden, 10]
+    weights = sum((a + 1) * b for a, b in zip(widths, widths[1:], strict=False))
+    needed, available = 4 * 4 * weights, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    _require(
+        needed < available,
+        "model.hidden",
+        hidden,
+        f"{weights:,} weights need about {needed / 2**30:.0f} GiB for training; this machine has "
+        f"{available / 2**30:.0f} GiB",
+    )
+
+
 @dataclass
 class TrainConfig:
+    hidden: Any = MISSING  # model.hidden, spelled as a person does: 512, 512x3 or [512,256]
+    lr: Any = MISSING  # model.optimizer.lr: a number, or a named rate
+    verbose: bool = MISSING
+    outputs: str = MISSING
     seed: int = MISSING
     threads: int | None = MISSING
     compile: bool = MISSING
@@ -118,9 +198,43 @@ class TrainConfig:
     callbacks: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        _require(0 <= self.seed <= MAX_SEED, "seed", self.seed, f"it must be in 0..{MAX_SEED}")
         _require(self.threads is None or self.threads > 0, "threads", self.threads, "it must be null or >= 1")
         epochs = self.trainer.get("max_epochs")
-        _require(isinstance(epochs, int) and epochs > 0, "trainer.max_epochs", epochs, "it must be a positive integer")
+        _require(_is_count(epochs) and epochs > 0, "trainer.max_epochs", epochs, "it must be a positive integer")
+        every = self.trainer.get("check_val_every_n_epoch", 1)
+        _require(
+            every is None or (_is_count(every) and every > 0),
+            "trainer.check_val_every_n_epoch",
+            every,
+            "it must be a positive integer (validate every that many epochs)",
+        )
+        precision = self.trainer.get("precision", "32-true")
+        _require(
+            str(precision) in PRECISIONS, "trainer.precision", precision, f"choose one of: {', '.join(PRECISIONS[:6])}"
+        )
+        devices = self.trainer.get("devices", 1)
+        _require(
+            devices in ("auto", -1) or (_is_count(devices) and devices > 0),
+            "trainer.devices",
+            devices,
+            "it must be a positive number of processes or GPUs, or auto",
+        )
+        for key in ("limit_train_batches", "limit_val_batches", "limit_test_batches", "overfit_batches"):
+            limit = self.trainer.get(key)
+            _require(
+                limit is None or (_is_number(limit) and limit > 0) or (key == "overfit_batches" and limit == 0),
+                f"trainer.{key}",
+                limit,
+                "it must be a fraction in (0, 1] or a number of minibatches >= 1",
+            )
+        every_n = (self.callbacks.get("gradient_stats") or {}).get("every_n_steps", 1)
+        _require(
+            _is_count(every_n) and every_n > 0,
+            "callbacks.gradient_stats.every_n_steps",
+            every_n,
+            "it must be a positive integer (sample the gradient norms every that many updates)",
+        )
         accelerator = self.trainer.get("accelerator")
         _require(
             accelerator in ACCELERATORS, "trainer.accelerator", accelerator, f"choose one of: {', '.join(ACCELERATORS)}"
@@ -140,4 +254,13 @@ def register_configs() -> None:
 
 def check(cfg: DictConfig) -> None:
     """Raise ConfigError, naming the value and what is allowed, if any value is out of range."""
-    OmegaConf.to_object(cfg)  # builds the dataclasses above, which runs each __post_init__
+    try:
+        OmegaConf.to_object(cfg)  # builds the dataclasses above, which runs each __post_init__
+    except OmegaConfBaseException as err:
+        cause = err.__cause__ or err.__context__
+        while cause is not None and not isinstance(cause, ConfigError):  # raised inside a resolver
+            cause = cause.__cause__ or cause.__context__
+        if cause is not None:
+            raise cause from None
+        key = f"{err.full_key}" if getattr(err, "full_key", None) else "the config"
+        raise ConfigError(f"{key}: {str(err).splitlines()[0]}") from None

@@ -1,5 +1,6 @@
 """The errors mlplab reports to the user as one line instead of a traceback."""
 
+import errno
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +24,21 @@ class DivergenceError(MlplabError):
 
 class CheckpointError(MlplabError):
     """A checkpoint or run folder is missing, damaged, or not one of ours."""
+
+
+class StorageError(MlplabError):
+    """A file of the run cannot be written: a full disk, a file-size limit, a read-only folder."""
+
+
+def describe_os_error(err: OSError) -> str:
+    """An OSError in words a user can act on."""
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "the disk is full"
+    if err.errno == errno.EFBIG:
+        return "the file exceeds the size this process may write (disk quota or `ulimit -f`)"
+    if err.errno == errno.EROFS:
+        return "the filesystem is read-only"
+    return err.strerror or str(err)
 
 
 @contextmanager

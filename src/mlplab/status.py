@@ -2,6 +2,7 @@
 
 import json
 import os
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,22 +12,46 @@ from typing import Any
 
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from mlplab.errors import DivergenceError
+from mlplab.errors import DivergenceError, describe_os_error
+from mlplab.run_folder import is_locked, locked
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON through a temporary file and a rename: a reader sees the old file or the new, never half."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(temporary, path)
+    try:
+        temporary.write_text(json.dumps(data, indent=2) + "\n")
+        os.replace(temporary, path)
+    except OSError:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
-def _outcome(error: BaseException) -> str:
+def _outcome(error: BaseException) -> dict[str, str]:
+    """How a run ended early, as status.json records it."""
     if isinstance(error, DivergenceError):
-        return "diverged"
-    if isinstance(error, (KeyboardInterrupt, SIGTERMException, SystemExit)):
-        return "interrupted"  # Lightning turns Ctrl-C into SystemExit after its own clean-up
-    return "failed"
+        return {"status": "diverged", "error": str(error)}
+    if isinstance(error, SIGTERMException):
+        return {"status": "interrupted", "signal": "SIGTERM"}
+    if isinstance(error, (KeyboardInterrupt, SystemExit)):  # Lightning turns Ctrl-C into SystemExit(1)
+        return {"status": "interrupted", "signal": "SIGINT"}
+    return {"status": "failed", "error": str(error) or type(error).__name__}
+
+
+def read_status(folder: Path) -> dict[str, Any]:
+    """A run folder's status.json, with `running` said as `died` when no live process holds the folder."""
+    try:
+        status = json.loads((folder / "status.json").read_text())
+    except FileNotFoundError:
+        return {"status": "unknown", "error": "no status.json"}
+    except (OSError, ValueError) as err:
+        return {"status": "unknown", "error": f"status.json cannot be read ({err})"}
+    if not isinstance(status, dict):
+        return {"status": "unknown", "error": "status.json holds no status"}
+    if status.get("status") == "running" and not is_locked(folder):
+        where = f"pid {status.get('pid')} on {status.get('host')}"
+        return status | {"status": "died", "error": f"the process ({where}) ended without a word: killed?"}
+    return status
 
 
 @contextmanager
@@ -38,17 +63,23 @@ def recorded_status(folder: Path, enabled: bool = True) -> Iterator[None]:
     if not enabled:
         yield
         return
-    folder.mkdir(parents=True, exist_ok=True)
-    started, clock = datetime.now(timezone.utc).isoformat(timespec="seconds"), time.perf_counter()
-    write_json_atomic(folder / "status.json", {"status": "running", "started": started})
+    with locked(folder) as owner:  # a second run or resume of this folder stops here
+        started, clock = datetime.now(timezone.utc).isoformat(timespec="seconds"), time.perf_counter()
+        write_json_atomic(folder / "status.json", {"status": "running", "started": started, **owner})
 
-    def finish(status: str, **extra: str) -> None:
-        wall = round(time.perf_counter() - clock, 2)
-        write_json_atomic(folder / "status.json", {"status": status, "started": started, "wall_s": wall, **extra})
+        def finish(outcome: dict[str, str]) -> None:
+            record = outcome | {"started": started, "wall_s": round(time.perf_counter() - clock, 2), **owner}
+            try:
+                write_json_atomic(folder / "status.json", record)
+            except OSError as err:  # a full disk must not hide the error that ended the run
+                print(
+                    f"note: could not record {outcome['status']} in {folder}/status.json: {describe_os_error(err)}",
+                    file=sys.stderr,
+                )
 
-    try:
-        yield
-    except BaseException as error:
-        finish(_outcome(error), error=str(error) or type(error).__name__)
-        raise
-    finish("completed")
+        try:
+            yield
+        except BaseException as error:
+            finish(_outcome(error))
+            raise
+        finish({"status": "completed"})

@@ -1,0 +1,202 @@
+"""The command line of src/train.py as a person types it: checked before Hydra starts, errors in one line.
+
+Every job the command line describes is composed and checked first, so a typo, an unknown key or a
+bad value stops the run with one line and exit status 2, before any folder is made or file written.
+"""
+
+import difflib
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from hydra import compose, initialize_config_dir
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override
+from hydra.errors import HydraException, MissingConfigException
+from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf.errors import OmegaConfBaseException
+
+from mlplab.config import PROJECT, TrainConfig, check
+from mlplab.errors import ConfigError, MlplabError, StorageError, describe_os_error
+from mlplab.run_folder import holds_a_run
+
+CONF = PROJECT / "conf"
+TOP_LEVEL_KEYS = set(TrainConfig.__dataclass_fields__) | {"hydra", "hparams_search", "experiment"}
+
+
+def run_command_line(hydra_main: Callable[[], Any]) -> None:
+    """Check sys.argv's overrides, then hand the command line to Hydra's entry point."""
+    args = ["verbose=true" if arg in ("-v", "--verbose") else arg for arg in sys.argv[1:]]
+    sys.argv[1:] = args
+    flags = [a for a in args if a.startswith("-")]
+    if not set(flags) - {"-m", "--multirun"}:  # --help, --cfg, --info and the like are Hydra's own
+        try:
+            check_command_line([a for a in args if not a.startswith("-")], multirun=bool(flags))
+        except MlplabError as err:
+            print(f"error: {err}", file=sys.stderr)
+            sys.exit(2)
+    hydra_main()
+
+
+def check_command_line(overrides: list[str], multirun: bool) -> None:
+    """Raise ConfigError for the first job of the command line that does not compose or check."""
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except HydraException as err:
+        raise ConfigError(f"cannot read the command line: {_first_line(err)}") from None
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3", job_name="train"):
+        cfg = None
+        for job in _jobs(parsed):
+            cfg = _composed(job)
+            _check_job(cfg)
+        assert cfg is not None
+        if multirun or cfg.hydra.mode == "MULTIRUN":
+            _check_writable(Path(cfg.hydra.sweep.dir), "hydra.sweep.dir")
+        else:
+            _check_run_folder(Path(cfg.hydra.run.dir))
+
+
+def _jobs(parsed: list[Override]) -> Iterator[list[str]]:
+    """The overrides of one job per swept value (each value once, the others at their first)."""
+    values = {}
+    for override in parsed:
+        key = override.get_key_element()
+        if not override.is_sweep_override():
+            values[key] = [override.input_line.split("=", 1)[1] if override.input_line else ""]
+        elif override.is_interval_sweep():
+            values[key] = []  # a search's range: Hydra and the sweeper check it
+        else:
+            values[key] = list(override.sweep_string_iterator())
+    first = {key: options[:1] for key, options in values.items()}
+    yield [f"{key}={option[0]}" for key, option in first.items() if option]
+    for key, options in values.items():
+        for option in options[1:]:
+            yield [f"{k}={option if k == key else o[0]}" for k, o in first.items() if o]
+
+
+def _composed(overrides: list[str]) -> DictConfig:
+    """conf/train.yaml with these overrides, Hydra's own node included; its errors as ConfigError."""
+    try:
+        return compose("train", overrides=overrides, return_hydra_config=True)
+    except MissingConfigException as err:
+        raise ConfigError(_unknown_option(err, overrides)) from None
+    except (HydraException, OmegaConfBaseException, ValueError) as err:
+        raise ConfigError(_composition_error(err, overrides)) from None
+
+
+def _check_job(cfg: DictConfig) -> None:
+    """Refuse keys nothing reads (added with +), then check every value's range."""
+    job = cfg.copy()
+    with open_dict(job):
+        del job["hydra"]
+        job.output_dir = "pending"  # Hydra's ${hydra:runtime.output_dir} exists only inside a run
+    for key in job:
+        if key not in TOP_LEVEL_KEYS:
+            raise ConfigError(f"{key} is not a setting, and nothing would read it{_did_you_mean(str(key), cfg)}")
+    _check_trainer_arguments(job)
+    check(job)
+
+
+def _check_trainer_arguments(cfg: DictConfig) -> None:
+    import inspect
+
+    import pytorch_lightning as pl
+
+    allowed = set(inspect.signature(pl.Trainer.__init__).parameters) - {"self"}
+    for key in cfg.trainer:
+        if key != "_target_" and key not in allowed:
+            close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+            hint = f"; did you mean trainer.{close[0]}?" if close else ""
+            raise ConfigError(f"trainer.{key} is not an argument of Lightning's Trainer{hint}")
+
+
+def _check_run_folder(folder: Path) -> None:
+    """A single run's folder: new, or empty; never a file or another run's folder."""
+    if folder.is_file():
+        raise ConfigError(f"hydra.run.dir={folder} is not allowed: it is a file; give a folder")
+    if holds_a_run(folder):
+        raise ConfigError(
+            f"{folder} already holds a run; continue it with `python src/resume.py {folder}`, or leave "
+            "hydra.run.dir out to start a new run in a folder of its own"
+        )
+    _check_writable(folder, "hydra.run.dir")
+
+
+def _check_writable(folder: Path, key: str) -> None:
+    """Make sure files can be created in `folder` (or the nearest existing folder above it)."""
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"{key}={folder} is not allowed: {existing} is a file")
+    probe = existing / f".mlplab-probe-{os.getpid()}"
+    try:
+        probe.touch()
+        probe.unlink()
+    except OSError as err:
+        raise StorageError(f"cannot write to {existing}: {describe_os_error(err)}; give a writable {key}") from None
+
+
+def _first_line(err: BaseException) -> str:
+    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+
+
+def _unknown_option(err: MissingConfigException, overrides: list[str]) -> str:
+    """`activation=tahn is not an option; choose one of: ...`, with the closest spelling."""
+    group = (err.missing_cfg_file or "").rsplit("/", 1)[0]
+    typed = next((o.split("=", 1)[1] for o in overrides if o.lstrip("+~").split("=", 1)[0] == group), None)
+    options = list(err.options or [])
+    if typed is None or not options:
+        return _first_line(err)
+    close = difflib.get_close_matches(typed, options, n=1)
+    hint = f" (did you mean {group}={close[0]}?)" if close else ""
+    return f"{group}={typed} is not an option; choose one of: {', '.join(options)}{hint}"
+
+
+def _composition_error(err: BaseException, overrides: list[str]) -> str:
+    """Hydra's composition errors, said once, with the spelling that works."""
+    message = str(err)
+    if "Could not override '" in message or "Could not append to config" in message:
+        key = message.split("'")[1]
+        value = next((o.split("=", 1)[1] for o in overrides if o.lstrip("+~").split("=", 1)[0] == key), "...")
+        if "Could not append" in message:
+            return f"{key} exists already: drop the +, as in {key}={value}"
+        base = _base_config()
+        return f"{key} is not a setting{_did_you_mean(key, base, value)}"
+    if "Config group override must be a string" in message:  # e.g. model=1: a number where a name goes
+        for override in overrides:
+            group, _, value = override.lstrip("+~").partition("=")
+            if (CONF / group).is_dir() and not (CONF / group / f"{value}.yaml").is_file():
+                options = ", ".join(sorted(p.stem for p in (CONF / group).glob("*.yaml")))
+                return f"{group}={value} is not an option; choose one of: {options}"
+    if message.startswith("Error merging override "):  # a value of the wrong type, e.g. seed=abc
+        override = message.removeprefix("Error merging override ").strip()
+        cause = err.__cause__ or err
+        return f"{override} is not allowed: {_first_line(cause)}"
+    return _first_line(err)
+
+
+def _did_you_mean(key: str, cfg: DictConfig, value: str | None = None) -> str:
+    """'; did you mean trainer.max_epochs=3?' for the setting whose name is closest to `key`."""
+    leaves = [k for k in _leaf_keys(OmegaConf.to_container(cfg)) if not k.startswith("hydra.")]
+    leaves += sorted(p.name for p in CONF.iterdir() if p.is_dir() and p.name != "hydra")  # the groups
+    last = key.rsplit(".", 1)[-1]
+    same_name = [k for k in leaves if k.rsplit(".", 1)[-1] == last]
+    close = same_name or difflib.get_close_matches(key, leaves, n=1, cutoff=0.6)
+    if not close:
+        return ""
+    return f"; did you mean {close[0]}={value}?" if value is not None else f"; did you mean {close[0]}?"
+
+
+def _leaf_keys(tree: Any, prefix: str = "") -> Iterator[str]:
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            yield from _leaf_keys(value, f"{prefix}{key}.")
+    else:
+        yield prefix.rstrip(".")
+
+
+def _base_config() -> DictConfig:
+    return compose("train", overrides=[], return_hydra_config=False)

@@ -1,0 +1,67 @@
+"""What a run prints besides the chapter's lines: what runs, where its results go, and Lightning kept quiet."""
+
+import logging
+import os
+import warnings
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from mlplab.models.classifier import NUM_CLASSES, NUM_INPUTS
+
+# Lightning's messages that no user can act on: banners about hardware, hints for other set-ups.
+QUIET_WARNINGS = (
+    r".*srun.*",  # on any machine with SLURM's tools: "The `srun` command is available on your system"
+    r".*does not have many workers.*",  # the in-memory loader needs none
+    r".*is smaller than the logging interval.*",
+    r".*LeafSpec.*",
+    r".*Precision bf16-mixed is not supported by the model summary.*",
+    r".*Checkpoint directory .* exists and is not empty.*",  # a resumed run writes into its own folder
+)
+
+
+def quiet_lightning(verbose: bool) -> None:
+    """Keep Lightning's banners, hints and deprecation notes off the console unless `verbose`."""
+    if verbose:
+        return
+    for name in ("pytorch_lightning", "lightning_fabric", "lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for pattern in QUIET_WARNINGS:
+        warnings.filterwarnings("ignore", message=pattern)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+
+
+def describe(cfg: DictConfig, model_name: str) -> str:
+    """One line: the model, its widths and parameters, activation, optimizer and lr, epochs, precision, seed."""
+    widths = [NUM_INPUTS, *cfg.model.hidden, NUM_CLASSES]
+    layers = [(a + 1) * b for a, b in zip(widths, widths[1:], strict=False)]
+    optimizer = cfg.model.optimizer._target_.rsplit(".", 1)[-1]
+    schedule = f" ({cfg.model.scheduler._target_.rsplit('.', 1)[-1]})" if cfg.model.get("scheduler") else ""
+    return (
+        f"{model_name} {'-'.join(map(str, widths))}, {cfg.model.activation}, "
+        f"{sum(layers):,} parameters ({' + '.join(f'{n:,}' for n in layers)}); "
+        f"{optimizer} lr {cfg.model.optimizer.lr:g}{schedule}, {cfg.trainer.max_epochs} epochs of batch "
+        f"{cfg.data.batch_size}, {cfg.trainer.precision} on {cfg.trainer.accelerator}, seed {cfg.seed}"
+    )
+
+
+def shown_path(folder: Path) -> str:
+    """`folder` relative to the working directory when it lies below it, else as it is."""
+    try:
+        return str(folder.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(folder)
+
+
+def point_latest_at(folder: Path, outputs: Path) -> None:
+    """Make <outputs>/latest a link to this run folder, replaced in one step (never missing, never half)."""
+    if folder.resolve().parent != (outputs / "runs").resolve():
+        return  # a run placed elsewhere by hand (hydra.run.dir=...) is not the project's latest
+    link, temporary = outputs / "latest", outputs / f".latest.{os.getpid()}"
+    try:
+        temporary.unlink(missing_ok=True)
+        temporary.symlink_to(Path("runs") / folder.name)
+        os.replace(temporary, link)
+    except OSError as err:
+        logging.getLogger(__name__).warning(f"could not point {link} at {folder}: {err}")

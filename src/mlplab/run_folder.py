@@ -1,0 +1,57 @@
+"""A run folder belongs to one run: recognise one, and hold it while the run lives."""
+
+import fcntl
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from mlplab.errors import ConfigError
+
+# What train.py writes into a run folder; any of them means a run has used it.
+RUN_FILES = ("config.yaml", "status.json", "metrics.json", "checkpoints", "tensorboard")
+LOCK_FILE = ".lock"
+
+
+def holds_a_run(folder: Path) -> bool:
+    """Whether `folder` has been used by a run already."""
+    return folder.is_dir() and any((folder / name).exists() for name in RUN_FILES)
+
+
+@contextmanager
+def locked(folder: Path) -> Iterator[dict[str, str | int]]:
+    """Hold an OS lock on `folder` while the block runs; refuse if another live process holds it.
+
+    The kernel releases the lock when the process ends, however it ends (kill -9, the OOM killer),
+    so a folder whose lock is free is never in use. Yields who holds it: the pid and host.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(descriptor, 200, 0).decode(errors="replace").strip() or "another process"
+            raise ConfigError(f"{folder} is in use by {holder}; wait for it to end, or stop it first") from None
+        owner = {"pid": os.getpid(), "host": socket.gethostname()}
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, f"pid {owner['pid']} on {owner['host']}\n".encode(), 0)
+        yield owner
+    finally:
+        os.close(descriptor)  # closing releases the lock
+
+
+def is_locked(folder: Path) -> bool:
+    """Whether a live process holds `folder`'s lock (a run or resume in progress)."""
+    try:
+        descriptor = os.open(folder / LOCK_FILE, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(descriptor)
+    return False
