@@ -1,48 +1,101 @@
-"""Continue an interrupted run in its own folder, from its last completed epoch.
+"""Continue a run in its own folder from its last completed epoch, or train a finished run for longer.
 
-    python src/resume.py outputs/runs/<run folder>
+    python src/resume.py outputs/runs/<run folder>                       # an interrupted run, to its end
+    python src/resume.py outputs/latest trainer.max_epochs=10            # a finished 5-epoch run, on to 10
 
-The run's own config.yaml is used, its log is appended to, and TensorBoard shows one run.
+The run's own config.yaml is used, checked as train.py checks it, its log is appended to, and
+TensorBoard shows one run.
 """
 
 import argparse
-import json
 import logging
 from pathlib import Path
 
-from mlplab.checkpoints import checkpoint_of, load_checkpoint, load_run_config, run_folder_of
+from omegaconf import DictConfig, OmegaConf
+
+from mlplab.checkpoints import load_checkpoint, load_run_config, restore_model, run_folder_of
+from mlplab.config import check, recorded_config
 from mlplab.distributed import global_rank
-from mlplab.errors import CheckpointError, reported_as_one_line
+from mlplab.errors import CheckpointError, ConfigError, reported_as_one_line
 from mlplab.logs import configure_logging
-from mlplab.status import recorded_status
-from train import train
+from mlplab.status import read_status, recorded_status
+from train import interrupted, train
 
 log = logging.getLogger("resume")
+EXTENDABLE = ("trainer.max_epochs",)  # what a resume may change: how long the run trains
 
 
-def resume(folder: Path) -> dict[str, float]:
-    """Train the run in `folder` on from checkpoints/last.ckpt to its configured number of epochs."""
-    folder = run_folder_of(folder)
-    status_file = folder / "status.json"
-    if status_file.is_file() and json.loads(status_file.read_text()).get("status") == "completed":
-        raise CheckpointError(f"{folder} has completed; nothing to resume (evaluate it with src/eval.py)")
+def resume(folder: Path, overrides: list[str]) -> dict[str, float]:
+    """Train the run in `folder` on from checkpoints/last.ckpt to its (or the given) number of epochs."""
+    folder = run_folder_of(folder).resolve()  # outputs/latest names the run it points at
     cfg = load_run_config(folder)
-    cfg.output_dir = str(folder)
-    checkpoint = checkpoint_of(folder)
-    epoch = load_checkpoint(checkpoint)["epoch"]  # a missing or damaged checkpoint stops here
+    for override in overrides:
+        key, _, value = override.partition("=")
+        if key not in EXTENDABLE or not value:
+            raise ConfigError(f"{override} cannot be changed on resume; only {', '.join(EXTENDABLE)}=<n> can")
+        OmegaConf.update(cfg, key, int(value) if value.isdigit() else value)  # check() refuses a non-number
+    cfg.output_dir = str(folder)  # the folder may have moved since: its files follow it
+    check(cfg)
+    checkpoint_path = folder / "checkpoints" / "last.ckpt"
+    if not checkpoint_path.is_file():
+        raise CheckpointError(
+            f"{folder} has no checkpoints/last.ckpt: it stopped before its first epoch ended, so there is "
+            "nothing to resume; start it again with src/train.py"
+        )
+    checkpoint = load_checkpoint(checkpoint_path)  # a damaged checkpoint stops here
+    _refuse_edits(cfg, checkpoint, folder)
+    restore_model(cfg, checkpoint)  # a model whose shape differs from the weights' stops here
+    epochs_done, budget = checkpoint["epoch"] + 1, cfg.trainer.max_epochs
+    if read_status(folder).get("status") == "completed" and budget <= epochs_done:
+        raise CheckpointError(
+            f"{folder} has completed its {epochs_done} epoch{'s' * (epochs_done != 1)}; to train it for longer, "
+            f"give a larger budget: python src/resume.py {folder} trainer.max_epochs={epochs_done + 5}"
+        )
+    if budget < epochs_done:
+        raise ConfigError(f"trainer.max_epochs={budget} is not allowed: the run has trained {epochs_done} epochs")
     configure_logging(folder / "train.log")
     if global_rank() == 0:
-        log.info(f"resuming {folder} after epoch {epoch + 1}")
+        log.info(f"resuming {folder} after epoch {epochs_done}, to epoch {budget}")
     with recorded_status(folder, enabled=global_rank() == 0):  # DDP's other ranks rerun this script
-        return train(cfg, resume_from=checkpoint)
+        return train(cfg, resume_from=checkpoint_path)
+
+
+def _refuse_edits(cfg: DictConfig, checkpoint: dict, folder: Path) -> None:
+    """Refuse a config.yaml edited since training began: a resume continues the same run, or nothing."""
+    trained = checkpoint.get("mlplab_config")
+    if trained is None:
+        return  # a checkpoint from before checkpoints recorded their config
+    now = recorded_config(cfg)
+    for key, value in _flat(trained).items():
+        edited = _flat(now).get(key)
+        if edited != value:
+            raise ConfigError(
+                f"{folder}/config.yaml sets {key}={edited} but the run trained with {value}; a resume continues "
+                "the same run: change it back, or start a new run with src/train.py"
+            )
+
+
+def _flat(tree: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat |= _flat(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def main() -> None:
-    """Parse the command line and resume."""
+    """Parse the command line and resume; Ctrl-C and SIGTERM end it as they end train.py."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folder", type=Path, help="the run folder to continue")
+    parser.add_argument("folder", type=Path, help="the run folder to continue (or outputs/latest)")
+    parser.add_argument("overrides", nargs="*", help="trainer.max_epochs=<n>: train a run for longer")
+    args = parser.parse_args()
     with reported_as_one_line():
-        resume(parser.parse_args().folder)
+        try:
+            resume(args.folder, args.overrides)
+        except SystemExit as stop:  # Lightning's way out after Ctrl-C or SIGTERM, checkpoint saved
+            raise SystemExit(interrupted(stop, run_folder_of(args.folder).resolve())) from None
 
 
 if __name__ == "__main__":

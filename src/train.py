@@ -24,8 +24,9 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
+from mlplab.callbacks import ConfigRecord
 from mlplab.cli import run_command_line
-from mlplab.config import check, register_configs
+from mlplab.config import check, recorded_config, register_configs
 from mlplab.console import describe, point_latest_at, quiet_lightning, shown_path
 from mlplab.distributed import adopt_submitit_tasks, check_multirun_ddp, global_rank
 from mlplab.errors import MlplabError, StorageError
@@ -65,10 +66,15 @@ def train(cfg: DictConfig, resume_from: Path | None = None) -> dict[str, float]:
 
     logger = instantiate(cfg.logger)
     callbacks = [instantiate(callback) for callback in cfg.callbacks.values() if callback is not None]
+    callbacks.append(ConfigRecord(recorded_config(cfg)))  # what resume compares an edited config.yaml with
     trainer = instantiate(cfg.trainer, logger=logger, callbacks=callbacks)
 
     trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
     metrics = _final_metrics(trainer)
+    if resume_from is not None:  # a run stopped after its last epoch trains nothing: its events hold the metrics
+        from mlplab.runs import last_epoch_metrics  # TensorBoard's reader, which only a resume needs
+
+        metrics = last_epoch_metrics(output_dir) | metrics
     # Test the final weights, as the chapter does; best.ckpt stays on disk for evaluation.
     trainer.test(model, datamodule=datamodule, verbose=False)
     metrics |= _final_metrics(trainer)
@@ -103,10 +109,18 @@ def main(cfg: DictConfig) -> float:
             raise SystemExit(1 if isinstance(err, StorageError) else 2) from None
         return float("nan")  # in a sweep: status.json records the failure and the other jobs go on
     except SystemExit as stop:  # Lightning turns Ctrl-C and SIGTERM into SystemExit after saving
-        if global_rank() == 0:
-            log.warning(f"interrupted; continue with: python src/resume.py {cfg.output_dir}")
-        raise SystemExit(143 if isinstance(stop, SIGTERMException) else 130) from None
+        raise SystemExit(interrupted(stop, Path(cfg.output_dir))) from None
     return metrics.get("val/acc", metrics["test/acc"])
+
+
+def interrupted(stop: SystemExit, folder: Path) -> int:
+    """Say how to go on after Ctrl-C or SIGTERM; the exit status a shell or a cluster expects (130, 143)."""
+    if global_rank() == 0:
+        if (folder / "checkpoints" / "last.ckpt").is_file():
+            log.warning(f"interrupted; continue with: python src/resume.py {shown_path(folder)}")
+        else:
+            log.warning("interrupted before the first epoch ended: no checkpoint, nothing to resume; start again")
+    return 143 if isinstance(stop, SIGTERMException) else 130
 
 
 if __name__ == "__main__":

@@ -9,12 +9,14 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+import mlplab.config  # noqa: F401 - registers the resolvers a run's config.yaml uses
 from mlplab.errors import CheckpointError
 from mlplab.models.classifier import MLPClassifier
 
 
 def run_folder_of(path: Path) -> Path:
     """The run folder for a run folder or for a checkpoint inside one (<run>/checkpoints/*.ckpt)."""
+    path = path.resolve() if path.is_symlink() else path  # outputs/latest: the run it points at
     folder = path.parent.parent if path.suffix == ".ckpt" else path
     if not path.exists():
         raise CheckpointError(f"{path} does not exist; give a run folder (outputs/runs/...) or a .ckpt file in one")
@@ -28,12 +30,47 @@ def checkpoint_of(path: Path) -> Path:
     return path if path.suffix == ".ckpt" else run_folder_of(path) / "checkpoints" / "last.ckpt"
 
 
+# What a run folder's config.yaml may build: a config file is data, and whoever wrote it must not be able
+# to make eval, predict or resume call any other function.
+ALLOWED_TARGETS = (
+    "mlplab.",
+    "torch.optim.",
+    "pytorch_lightning.Trainer",
+    "pytorch_lightning.callbacks.",
+    "pytorch_lightning.loggers.",
+    "pytorch_lightning.profilers.",
+)
+
+
 def load_run_config(folder: Path) -> DictConfig:
-    """The config a run was trained with, as src/train.py saved it."""
+    """The config a run was trained with, as src/train.py saved it; refused if it names a foreign `_target_`."""
     try:
-        return OmegaConf.load(folder / "config.yaml")
+        cfg = OmegaConf.load(folder / "config.yaml")
     except Exception as err:  # noqa: BLE001 - any parse failure means the same thing to the user
-        raise CheckpointError(f"{folder}/config.yaml cannot be read: {err}") from err
+        raise CheckpointError(f"{folder}/config.yaml cannot be read: {str(err).splitlines()[0]}") from err
+    if not isinstance(cfg, DictConfig) or "model" not in cfg or "data" not in cfg:
+        raise CheckpointError(f"{folder}/config.yaml holds no run config (no model or data); is it mlplab's?")
+    for key, target in _targets(OmegaConf.to_container(cfg, resolve=False)):
+        if not isinstance(target, str) or not target.startswith(ALLOWED_TARGETS):
+            raise CheckpointError(
+                f"{folder}/config.yaml: {key}={target} is not allowed: a run's config may build only mlplab's "
+                "classes, torch optimizers and schedulers, and Lightning's trainer, callbacks and loggers"
+            )
+    return cfg
+
+
+def _targets(tree: object, prefix: str = "") -> list[tuple[str, object]]:
+    """Every `_target_` in a config tree, with its dotted key."""
+    found = []
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            if key == "_target_":
+                found.append((f"{prefix}_target_", value))
+            found += _targets(value, f"{prefix}{key}.")
+    elif isinstance(tree, list):
+        for i, value in enumerate(tree):
+            found += _targets(value, f"{prefix}{i}.")
+    return found
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

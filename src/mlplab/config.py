@@ -264,3 +264,15 @@ def check(cfg: DictConfig) -> None:
             raise cause from None
         key = f"{err.full_key}" if getattr(err, "full_key", None) else "the config"
         raise ConfigError(f"{key}: {str(err).splitlines()[0]}") from None
+
+
+def recorded_config(cfg: DictConfig) -> dict[str, Any]:
+    """The values that define a run's training, resolved, as a checkpoint keeps them."""
+    keep = ("seed", "data", "model", "hidden", "lr")
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    record = {key: resolved[key] for key in keep if key in resolved}
+    record["data"] = {
+        k: v for k, v in record.get("data", {}).items() if k not in ("data_dir", "system_dir", "download")
+    }
+    record["trainer"] = {k: resolved["trainer"].get(k) for k in ("precision", "accumulate_grad_batches", "devices")}
+    return record

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from mlplab.logs import QuietLightning
 from mlplab.models.classifier import NUM_CLASSES, NUM_INPUTS
 
 # Lightning's messages that no user can act on: banners about hardware, hints for other set-ups.
@@ -22,10 +23,9 @@ QUIET_WARNINGS = (
 
 def quiet_lightning(verbose: bool) -> None:
     """Keep Lightning's banners, hints and deprecation notes off the console unless `verbose`."""
+    QuietLightning.verbose = verbose
     if verbose:
         return
-    for name in ("pytorch_lightning", "lightning_fabric", "lightning"):
-        logging.getLogger(name).setLevel(logging.WARNING)
     for pattern in QUIET_WARNINGS:
         warnings.filterwarnings("ignore", message=pattern)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -37,11 +37,12 @@ def describe(cfg: DictConfig, model_name: str) -> str:
     widths = [NUM_INPUTS, *cfg.model.hidden, NUM_CLASSES]
     layers = [(a + 1) * b for a, b in zip(widths, widths[1:], strict=False)]
     optimizer = cfg.model.optimizer._target_.rsplit(".", 1)[-1]
+    epochs = cfg.trainer.max_epochs
     schedule = f" ({cfg.model.scheduler._target_.rsplit('.', 1)[-1]})" if cfg.model.get("scheduler") else ""
     return (
         f"{model_name} {'-'.join(map(str, widths))}, {cfg.model.activation}, "
         f"{sum(layers):,} parameters ({' + '.join(f'{n:,}' for n in layers)}); "
-        f"{optimizer} lr {cfg.model.optimizer.lr:g}{schedule}, {cfg.trainer.max_epochs} epochs of batch "
+        f"{optimizer} lr {cfg.model.optimizer.lr:g}{schedule}, {epochs} epoch{'s' * (epochs != 1)} of batch "
         f"{cfg.data.batch_size}, {cfg.trainer.precision} on {cfg.trainer.accelerator}, seed {cfg.seed}"
     )
 

@@ -16,6 +16,19 @@ class WithoutLightningTips(logging.Filter):
         return not str(record.msg).startswith("💡 Tip:")
 
 
+class QuietLightning(logging.Filter):
+    """On the console, drop Lightning's info lines (hardware banners, set-up notes) unless the run is verbose.
+
+    The run's train.log keeps them all.
+    """
+
+    verbose = False  # set from the run's config by mlplab.console.quiet_lightning
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        lightning = record.name.startswith(("pytorch_lightning", "lightning_fabric", "lightning."))
+        return self.verbose or not lightning or record.levelno >= logging.WARNING
+
+
 def configure_logging(log_file: Path) -> None:
     """Log as conf/hydra/job_logging/mlplab.yaml says, appending to `log_file`."""
     settings = OmegaConf.load(JOB_LOGGING)

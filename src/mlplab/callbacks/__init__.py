@@ -1,6 +1,7 @@
 """Lightning callbacks of our own; checkpoints and the rest come from Lightning itself."""
 
 from mlplab.callbacks.activation_figure import ActivationFigure
+from mlplab.callbacks.config_record import ConfigRecord
 from mlplab.callbacks.ddp_sigterm import SigtermUnderDDP
 from mlplab.callbacks.divergence_guard import DivergenceGuard
 from mlplab.callbacks.epoch_timer import EpochTimer
@@ -9,6 +10,7 @@ from mlplab.callbacks.interrupt_checkpoint import InterruptCheckpoint
 
 __all__ = [
     "ActivationFigure",
+    "ConfigRecord",
     "DivergenceGuard",
     "EpochTimer",
     "GradientStats",
