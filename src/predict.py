@@ -1,62 +1,89 @@
 """Classify 28x28 grayscale images with a trained run: the predicted class and the top-3 probabilities.
 
-    python src/predict.py outputs/runs/<run folder> shoe.png shirt.png
+    python src/predict.py outputs/latest shoe.png shirt.png
     python src/predict.py outputs/runs/<run folder>/checkpoints/best.ckpt shoe.png
+    python src/predict.py outputs/latest --invert photo.png      # a dark object on a light background
 
-Images are read as Fashion-MNIST draws them: a light object on a black background.
+Fashion-MNIST draws a light object on a black background; photos and drawings are usually the
+other way round, and --invert flips them. Colour and palette images are converted to grayscale,
+16-bit images are scaled by 65535. An image that cannot be used is reported on its own line and
+the others are still classified; the exit status is then 1.
 """
 
 import argparse
+import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 from hydra.utils import instantiate
-from torchvision.io import ImageReadMode, decode_image
+from PIL import Image, UnidentifiedImageError
 
 from mlplab.checkpoints import checkpoint_of, load_checkpoint, load_run_config, restore_model, run_folder_of
 from mlplab.data.datamodule import CLASSES
-from mlplab.errors import DataError, reported_as_one_line
+from mlplab.errors import CheckpointError, DataError, reported_as_one_line
 
 
-def read_image(path: Path) -> torch.Tensor:
-    """A 28x28 image file as a uint8 tensor of shape (28, 28)."""
+def read_image(path: Path, invert: bool = False) -> torch.Tensor:
+    """An image file as a float tensor of shape (28, 28) in [0, 1], light on dark as Fashion-MNIST's."""
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
     try:
-        image = decode_image(str(path), mode=ImageReadMode.GRAY)
-    except (RuntimeError, OSError) as err:
-        raise DataError(f"{path} is not a readable image (PNG, JPEG, WebP or GIF)") from err
-    if tuple(image.shape[1:]) != (28, 28):
-        raise DataError(f"{path} is {image.shape[2]}x{image.shape[1]} pixels; the model takes 28x28 grayscale images")
-    return image[0]
+        with Image.open(path) as image:
+            if getattr(image, "n_frames", 1) > 1:
+                raise DataError(f"{path} holds {image.n_frames} frames; give a single 28x28 image")
+            if image.mode.startswith("I"):  # 16-bit grayscale (Pillow says I;16, or I for older PNGs)
+                pixels = np.asarray(image, dtype=np.float64).clip(0, 65535) / 65535
+            else:
+                pixels = np.asarray(image.convert("L"), dtype=np.float64) / 255  # colour, palette, alpha: to gray
+    except (UnidentifiedImageError, OSError) as err:
+        raise DataError(f"{path} is not a readable image (PNG, JPEG, WebP, GIF, TIFF or BMP)") from err
+    if pixels.shape != (28, 28):
+        raise DataError(f"{path} is {pixels.shape[1]}x{pixels.shape[0]} pixels; the model takes 28x28 grayscale images")
+    tensor = torch.from_numpy(pixels).float()
+    return 1 - tensor if invert else tensor
 
 
-def predict(path: Path, images: list[Path]) -> list[list[tuple[str, float]]]:
-    """For each image, the three most probable classes with their probabilities, most probable first."""
+def predict(path: Path, images: list[Path], invert: bool = False) -> list[list[tuple[str, float]] | DataError]:
+    """For each image, its three most probable classes with their probabilities, or why it cannot be read."""
     folder = run_folder_of(path)
     checkpoint = load_checkpoint(checkpoint_of(path))
     cfg = load_run_config(folder)
     model = restore_model(cfg, checkpoint)
     datamodule = instantiate(cfg.data)
+    if "FashionMNISTDataModule" not in checkpoint:
+        raise CheckpointError(f"{checkpoint_of(path)} lacks the data module's state (the input scaling); not usable")
     datamodule.load_state_dict(checkpoint["FashionMNISTDataModule"])  # the training set's scaling
-    batch = datamodule.scale(torch.stack([read_image(p) for p in images]))
-    with torch.no_grad():
-        probabilities = model(batch).softmax(dim=1)
-    top = probabilities.topk(3, dim=1)
-    return [
-        [(CLASSES[i], p) for i, p in zip(idx.tolist(), prob.tolist(), strict=True)]
-        for idx, prob in zip(top.indices, top.values, strict=True)
-    ]
+    results: list[list[tuple[str, float]] | DataError] = []
+    for image in images:
+        try:
+            batch = datamodule.standardize(read_image(image, invert)[None])
+        except DataError as err:
+            results.append(err)
+            continue
+        with torch.no_grad():
+            probabilities = model(batch).softmax(dim=1)[0]
+        top = probabilities.topk(3)
+        results.append([(CLASSES[i], p) for i, p in zip(top.indices.tolist(), top.values.tolist(), strict=True)])
+    return results
 
 
 def main() -> None:
     """Parse the command line and print one line per image."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", type=Path, help="a run folder, or a .ckpt file inside one")
-    parser.add_argument("images", type=Path, nargs="+", help="28x28 grayscale PNG or JPEG files")
+    parser.add_argument("run", type=Path, help="a run folder (or outputs/latest), or a .ckpt file inside one")
+    parser.add_argument("images", type=Path, nargs="+", help="28x28 images: grayscale, colour or 16-bit")
+    parser.add_argument("--invert", action="store_true", help="the images are dark on light: flip them first")
     args = parser.parse_args()
     with reported_as_one_line():
-        predictions = predict(args.run, args.images)
+        predictions = predict(args.run, args.images, args.invert)
     for image, top3 in zip(args.images, predictions, strict=True):
-        print(f"{image}: {top3[0][0]}  (" + ", ".join(f"{name} {p:.3f}" for name, p in top3) + ")")
+        if isinstance(top3, DataError):
+            print(f"error: {top3}", file=sys.stderr)
+        else:
+            print(f"{image}: {top3[0][0]}  (" + ", ".join(f"{name} {p:.3f}" for name, p in top3) + ")")
+    if any(isinstance(p, DataError) for p in predictions):
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from pytorch_lightning.plugins.precision import MixedPrecision
 from mlplab.data.idx import read_idx
 from mlplab.data.loader import EpochShuffle, InMemoryLoader
 from mlplab.data.locate import locate
+from mlplab.data.provenance import record_data_files
 from mlplab.errors import DataError
 
 CLASSES = ("t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot")
@@ -33,6 +34,8 @@ class FashionMNISTDataModule(pl.LightningDataModule):
         super().__init__()
         # Without a data_dir of its own, the project's data/ is searched and downloaded into.
         self.data_dir, self.system_dir = Path(data_dir or "data"), Path(system_dir)
+        self.explicit_dir = data_dir is not None  # the user's own folder: used alone, never swapped for another
+        self.files: dict[str, Path] = {}
         self.download = download
         self.batch_size, self.batches_per_step, self.val_size = batch_size, batches_per_step, val_size
         self.eval_batch_size = eval_batch_size
@@ -47,14 +50,18 @@ class FashionMNISTDataModule(pl.LightningDataModule):
 
     def prepare_data(self) -> None:
         # Lightning calls this on one process only: the place for a download.
-        locate(self.data_dir, self.system_dir, self.download)
+        locate(self.data_dir, self.system_dir, self.download and not self.explicit_dir, self.explicit_dir)
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
             return
-        files = locate(self.data_dir, self.system_dir, download=False)
+        self.files = files = locate(self.data_dir, self.system_dir, download=False, explicit=self.explicit_dir)
         train_x, train_y = _decode(files["train_images"], files["train_labels"])
         test_x, test_y = _decode(files["test_images"], files["test_labels"])
+        if self.trainer is not None and self.trainer.is_global_zero:
+            record_data_files(files, Path(self.trainer.default_root_dir))
+        if len(test_x) == 0:
+            raise DataError(f"{files['test_images']} holds no images; the test set cannot be empty")
         if self.val_size >= len(train_x):
             raise DataError(
                 f"data.val_size={self.val_size} leaves no training images; the training set has {len(train_x)}"
@@ -70,10 +77,13 @@ class FashionMNISTDataModule(pl.LightningDataModule):
 
     def scale(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 images as the model saw them in training: in [0, 1], standardised if configured."""
-        scaled = images.float().div_(255)  # in place on the new copy
+        return self.standardize(images.float().div_(255))  # in place on the new copy
+
+    def standardize(self, images: torch.Tensor) -> torch.Tensor:
+        """Float images in [0, 1], standardised in place if configured."""
         if (self.mean, self.std) == (0.0, 1.0):
-            return scaled  # subtracting 0 and dividing by 1: two passes over 190 MB that change nothing
-        return scaled.sub_(self.mean).div_(self.std)
+            return images  # subtracting 0 and dividing by 1: two passes over 190 MB that change nothing
+        return images.sub_(self.mean).div_(self.std)
 
     def _as_trainer_feeds(self, data: torch.Tensor) -> torch.Tensor:
         """On the trainer's device and in its precision's input dtype, once for the whole split.
@@ -133,6 +143,8 @@ def _pixel_mean_std(images: torch.Tensor) -> tuple[float, float]:
 def _decode(images_path: Path, labels_path: Path) -> tuple[torch.Tensor, torch.Tensor]:
     """Images as uint8 of shape (N, 28, 28), labels as int64; their counts must agree."""
     images, labels = read_idx(images_path, ndim=3), read_idx(labels_path, ndim=1)
+    if tuple(images.shape[1:]) != (28, 28):
+        raise DataError(f"{images_path} holds {images.shape[2]}x{images.shape[1]} images; Fashion-MNIST's are 28x28")
     if len(images) != len(labels):
         raise DataError(f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels")
     if labels.numel() and int(labels.max()) >= len(CLASSES):

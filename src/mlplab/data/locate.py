@@ -38,8 +38,27 @@ def _download(data_dir: Path) -> Path:
     return data_dir / "FashionMNIST" / "raw"
 
 
-def locate(data_dir: Path, system_dir: Path, download: bool) -> dict[str, Path]:
-    """Return the paths of the four IDX files, trying each source in turn."""
+def _explicit_folder_files(folder: Path) -> dict[str, Path]:
+    """The four files of a folder the user named (data.data_dir): all there, or an error saying which are not."""
+    for candidate in (folder, folder / "FashionMNIST" / "raw"):
+        files = _complete_set(candidate)
+        if files:
+            return files
+    missing = [stem for stem in FILES.values() if not any((folder / n).is_file() for n in (stem, f"{stem}.gz"))]
+    found = sorted(p.name for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+    raise DataError(
+        f"data.data_dir={folder} lacks {', '.join(missing)} (raw or .gz); it holds: "
+        f"{', '.join(found) or 'no files'}. Add the missing files, or leave data.data_dir out to use the system copy"
+    )
+
+
+def locate(data_dir: Path, system_dir: Path, download: bool, explicit: bool = False) -> dict[str, Path]:
+    """Return the paths of the four IDX files, trying each source in turn.
+
+    A folder the user named (`explicit`) is the only source: never silently replaced by another copy.
+    """
+    if explicit:
+        return _explicit_folder_files(data_dir)
     tried = []
     for folder in (data_dir, data_dir / "FashionMNIST" / "raw", system_dir):
         files = _complete_set(folder)
