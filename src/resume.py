@@ -57,6 +57,8 @@ def resume(folder: Path, overrides: list[str]) -> dict[str, float]:
     if global_rank() == 0:
         log.info(f"resuming {folder} after epoch {epochs_done}, to epoch {budget}")
     with recorded_status(folder, enabled=global_rank() == 0):  # DDP's other ranks rerun this script
+        for stale in (folder / "checkpoints").glob(".*.tmp"):  # a save cut short by kill -9; the lock says so
+            stale.unlink()
         return train(cfg, resume_from=checkpoint_path)
 
 
@@ -94,7 +96,7 @@ def main() -> None:
     with reported_as_one_line():
         try:
             resume(args.folder, args.overrides)
-        except SystemExit as stop:  # Lightning's way out after Ctrl-C or SIGTERM, checkpoint saved
+        except (SystemExit, KeyboardInterrupt) as stop:  # Ctrl-C or SIGTERM; Lightning's way out is SystemExit
             raise SystemExit(interrupted(stop, run_folder_of(args.folder).resolve())) from None
 
 

@@ -29,7 +29,7 @@ from mlplab.cli import run_command_line
 from mlplab.config import check, recorded_config, register_configs
 from mlplab.console import describe, point_latest_at, quiet_lightning, shown_path
 from mlplab.distributed import adopt_submitit_tasks, check_multirun_ddp, global_rank
-from mlplab.errors import MlplabError, StorageError
+from mlplab.errors import MlplabError
 from mlplab.hparams import log_hparams_with_metrics
 from mlplab.status import recorded_status, write_json_atomic
 
@@ -106,14 +106,14 @@ def main(cfg: DictConfig) -> float:
     except MlplabError as err:
         log.error(f"error: {err}")
         if HydraConfig.get().mode == RunMode.RUN:
-            raise SystemExit(1 if isinstance(err, StorageError) else 2) from None
+            raise SystemExit(err.exit_code) from None
         return float("nan")  # in a sweep: status.json records the failure and the other jobs go on
-    except SystemExit as stop:  # Lightning turns Ctrl-C and SIGTERM into SystemExit after saving
+    except (SystemExit, KeyboardInterrupt) as stop:  # Lightning turns them into SystemExit after saving
         raise SystemExit(interrupted(stop, Path(cfg.output_dir))) from None
     return metrics.get("val/acc", metrics["test/acc"])
 
 
-def interrupted(stop: SystemExit, folder: Path) -> int:
+def interrupted(stop: BaseException, folder: Path) -> int:
     """Say how to go on after Ctrl-C or SIGTERM; the exit status a shell or a cluster expects (130, 143)."""
     if global_rank() == 0:
         if (folder / "checkpoints" / "last.ckpt").is_file():

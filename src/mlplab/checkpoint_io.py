@@ -1,5 +1,6 @@
 """AtomicCheckpointIO: a checkpoint is replaced whole or not at all, on any filesystem."""
 
+import io
 import os
 from pathlib import Path
 from typing import Any
@@ -22,10 +23,12 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     def save_checkpoint(self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any = None) -> None:
         path = Path(path)
         temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        buffer = io.BytesIO()
+        torch.save(checkpoint, buffer)  # in memory first: torch's zip writer hides the OSError of a full disk
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with open(temporary, "wb") as file:
-                torch.save(checkpoint, file)
+                file.write(buffer.getbuffer())
                 file.flush()
                 os.fsync(file.fileno())
             os.replace(temporary, path)

@@ -255,6 +255,8 @@ def register_configs() -> None:
 def check(cfg: DictConfig) -> None:
     """Raise ConfigError, naming the value and what is allowed, if any value is out of range."""
     try:
+        if OmegaConf.get_type(cfg) is not TrainConfig:  # a run folder's config.yaml: plain YAML
+            cfg = OmegaConf.merge(OmegaConf.structured(TrainConfig), cfg)
         OmegaConf.to_object(cfg)  # builds the dataclasses above, which runs each __post_init__
     except OmegaConfBaseException as err:
         cause = err.__cause__ or err.__context__
@@ -268,7 +270,7 @@ def check(cfg: DictConfig) -> None:
 
 def recorded_config(cfg: DictConfig) -> dict[str, Any]:
     """The values that define a run's training, resolved, as a checkpoint keeps them."""
-    keep = ("seed", "data", "model", "hidden", "lr")
+    keep = ("hidden", "lr", "seed", "data", "model")  # the spellings a person edits first
     resolved = OmegaConf.to_container(cfg, resolve=True)
     record = {key: resolved[key] for key in keep if key in resolved}
     record["data"] = {

@@ -9,6 +9,8 @@ from contextlib import contextmanager
 class MlplabError(Exception):
     """A problem with the user's input: config values, data files or checkpoints."""
 
+    exit_code = 2  # a shell's "wrong usage"
+
 
 class ConfigError(MlplabError):
     """A config value is out of range or unknown."""
@@ -29,6 +31,8 @@ class CheckpointError(MlplabError):
 class StorageError(MlplabError):
     """A file of the run cannot be written: a full disk, a file-size limit, a read-only folder."""
 
+    exit_code = 1  # the input was fine; the machine failed the run
+
 
 def describe_os_error(err: OSError) -> str:
     """An OSError in words a user can act on."""
@@ -48,4 +52,4 @@ def reported_as_one_line() -> Iterator[None]:
         yield
     except MlplabError as err:
         print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(err.exit_code)
