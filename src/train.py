@@ -21,10 +21,11 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
+from lightning_fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from mlplab.callbacks import ConfigRecord
+from mlplab.callbacks import RunRecord
 from mlplab.cli import run_command_line
 from mlplab.config import check, recorded_config, register_configs
 from mlplab.console import describe, point_latest_at, quiet_lightning, shown_path
@@ -39,10 +40,13 @@ gc.freeze()
 gc.enable()
 
 
-def train(cfg: DictConfig, resume_from: Path | None = None) -> dict[str, float]:
+def train(
+    cfg: DictConfig, resume_from: Path | None = None, reached: dict[str, float] | None = None
+) -> dict[str, float]:
     """Train and test one model; return its final metrics, also written to <run folder>/metrics.json.
 
-    With `resume_from`, a checkpoint of this run, training continues from it in the same folder.
+    With `resume_from`, a checkpoint of this run, training continues from it in the same folder;
+    `reached` holds the metrics that checkpoint recorded, for a resume that has no epochs left to train.
     """
     check(cfg)
     quiet_lightning(cfg.verbose)
@@ -56,6 +60,8 @@ def train(cfg: DictConfig, resume_from: Path | None = None) -> dict[str, float]:
         torch.set_num_threads(cfg.threads)  # parallel jobs on few cores slow each other down 4-14x otherwise
     pl.seed_everything(cfg.seed, verbose=False)
 
+    if counts_minibatches(cfg.trainer):
+        cfg.data.batches_per_step = 1  # so that Lightning's batch counts count SGD updates, as the user means
     datamodule = instantiate(cfg.data)
     model = instantiate(cfg.model)
     if global_rank() == 0:
@@ -66,15 +72,11 @@ def train(cfg: DictConfig, resume_from: Path | None = None) -> dict[str, float]:
 
     logger = instantiate(cfg.logger)
     callbacks = [instantiate(callback) for callback in cfg.callbacks.values() if callback is not None]
-    callbacks.append(ConfigRecord(recorded_config(cfg)))  # what resume compares an edited config.yaml with
+    callbacks.append(RunRecord(recorded_config(cfg)))  # what resume compares an edited config.yaml with
     trainer = instantiate(cfg.trainer, logger=logger, callbacks=callbacks)
 
     trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
-    metrics = _final_metrics(trainer)
-    if resume_from is not None:  # a run stopped after its last epoch trains nothing: its events hold the metrics
-        from mlplab.runs import last_epoch_metrics  # TensorBoard's reader, which only a resume needs
-
-        metrics = last_epoch_metrics(output_dir) | metrics
+    metrics = (reached or {}) | _final_metrics(trainer)  # a resume with no epochs left trained nothing
     # Test the final weights, as the chapter does; best.ckpt stays on disk for evaluation.
     trainer.test(model, datamodule=datamodule, verbose=False)
     metrics |= _final_metrics(trainer)
@@ -83,9 +85,16 @@ def train(cfg: DictConfig, resume_from: Path | None = None) -> dict[str, float]:
         log_hparams_with_metrics(logger, cfg, metrics)
         logger.finalize("success")
         write_json_atomic(output_dir / "metrics.json", metrics)
-        folder = shown_path(output_dir)
-        log.info(f"results in {folder}; compare runs: make tensorboard; evaluate: python src/eval.py {folder}")
+        if not (HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN):  # a sweep says it once
+            folder = shown_path(output_dir)
+            log.info(f"results in {folder}; compare runs: make tensorboard; evaluate: python src/eval.py {folder}")
     return metrics
+
+
+def counts_minibatches(trainer: DictConfig) -> bool:
+    """Whether a Trainer flag counts batches: then each Lightning step must be one minibatch, one update."""
+    flags = ("limit_train_batches", "overfit_batches", "fast_dev_run", "val_check_interval")
+    return any(trainer.get(flag) not in (None, False, 0, 1.0) for flag in flags)
 
 
 def _final_metrics(trainer: pl.Trainer) -> dict[str, float]:
@@ -103,10 +112,10 @@ def main(cfg: DictConfig) -> float:
             if HydraConfig.get().mode == RunMode.RUN and global_rank() == 0:
                 point_latest_at(Path(cfg.output_dir), Path(cfg.outputs))
             metrics = train(cfg)
-    except MlplabError as err:
+    except (MlplabError, MisconfigurationException) as err:  # Lightning's refusal of a flag's value, too
         log.error(f"error: {err}")
         if HydraConfig.get().mode == RunMode.RUN:
-            raise SystemExit(err.exit_code) from None
+            raise SystemExit(getattr(err, "exit_code", 2)) from None
         return float("nan")  # in a sweep: status.json records the failure and the other jobs go on
     except (SystemExit, KeyboardInterrupt) as stop:  # Lightning turns them into SystemExit after saving
         raise SystemExit(interrupted(stop, Path(cfg.output_dir))) from None

@@ -23,7 +23,7 @@ from mlplab.errors import ConfigError, MlplabError, StorageError, describe_os_er
 from mlplab.run_folder import holds_a_run
 
 CONF = PROJECT / "conf"
-TOP_LEVEL_KEYS = set(TrainConfig.__dataclass_fields__) | {"hydra", "hparams_search", "experiment"}
+TOP_LEVEL_KEYS = set(TrainConfig.__dataclass_fields__) | {"hydra", "hparams_search", "experiment", "debug"}
 
 
 def run_command_line(hydra_main: Callable[[], Any]) -> None:

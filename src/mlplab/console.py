@@ -18,6 +18,8 @@ QUIET_WARNINGS = (
     r".*LeafSpec.*",
     r".*Precision bf16-mixed is not supported by the model summary.*",
     r".*Checkpoint directory .* exists and is not empty.*",  # a resumed run writes into its own folder
+    r".*overfit but enabled val dataloader shuffling.*",  # ours never shuffles validation
+    r".*Running in `fast_dev_run` mode.*",
 )
 
 

@@ -3,7 +3,7 @@
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning.loggers import Logger
+from pytorch_lightning.loggers import Logger, TensorBoardLogger
 
 
 def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -28,4 +28,8 @@ def log_hparams_with_metrics(logger: Logger, cfg: DictConfig, metrics: dict[str,
         and k not in ("output_dir", "trainer.default_root_dir")  # the run folder: TensorBoard's run name says it
     }
     finals = {f"hp/{k.replace('/', '_')}": v for k, v in metrics.items() if k.split("/")[0] in ("train", "val", "test")}
-    logger.log_hyperparams(settings, metrics=finals)
+    if isinstance(logger, TensorBoardLogger):
+        logger.log_hyperparams(settings, metrics=finals)  # HPARAMS shows them together
+    else:
+        logger.log_hyperparams(settings)
+        logger.log_metrics(finals)

@@ -2,11 +2,28 @@
 
 import logging
 import logging.config
+import os
+import sys
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
 JOB_LOGGING = Path(__file__).resolve().parents[2] / "conf" / "hydra" / "job_logging" / "mlplab.yaml"
+
+
+class ConsoleHandler(logging.StreamHandler):
+    """Writes to whatever sys.stdout is now, so a progress bar that redirects it draws lines above itself."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stdout)
+
+    @property
+    def stream(self):  # noqa: ANN201 - logging.StreamHandler's attribute, made to follow sys.stdout
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value: object) -> None:
+        pass  # StreamHandler.__init__ sets it; sys.stdout is always the answer
 
 
 class WithoutLightningTips(logging.Filter):
@@ -27,6 +44,38 @@ class QuietLightning(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         lightning = record.name.startswith(("pytorch_lightning", "lightning_fabric", "lightning."))
         return self.verbose or not lightning or record.levelno >= logging.WARNING
+
+
+class JobLabel(logging.Filter):
+    """In a multirun, start each console line with its job: `[3/6 model=concise,activation=tanh] epoch 1, ...`.
+
+    Jobs that run side by side (joblib, SLURM) would otherwise interleave their lines unlabelled.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.label: str | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.label is None:
+            self.label = job_label()
+        if self.label and not getattr(record, "labelled", False):
+            record.msg, record.labelled = f"{self.label} {record.msg}", True
+        return True
+
+
+def job_label() -> str:
+    """`[<job number>/<jobs> <what this job varies>]` inside a multirun's job, else ''."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from mlplab.sweeps.naming import swept_overrides
+
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return ""
+    jobs = os.environ.get("MLPLAB_SWEEP_JOBS")
+    number = HydraConfig.get().job.num + 1
+    return f"[{number}/{jobs} {swept_overrides()}]" if jobs else f"[{number} {swept_overrides()}]"
 
 
 def configure_logging(log_file: Path) -> None:

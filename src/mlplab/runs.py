@@ -43,11 +43,3 @@ def find_runs(folder: Path) -> list[Run]:
 
     configs = sorted(folder.glob("**/config.yaml"), key=natural)
     return [load_run(config.parent) for config in configs if config.parent.name != ".hydra"]
-
-
-def last_epoch_metrics(folder: Path) -> dict[str, float]:
-    """The last train/ and val/ values a run folder's events hold (none for a new run)."""
-    if not (folder / "tensorboard").is_dir():
-        return {}
-    run = load_run(folder)
-    return {tag: values[-1][1] for tag, values in run.scalars.items() if tag.split("/")[0] in ("train", "val")}

@@ -1,19 +1,21 @@
 """Lightning callbacks of our own; checkpoints and the rest come from Lightning itself."""
 
 from mlplab.callbacks.activation_figure import ActivationFigure
-from mlplab.callbacks.config_record import ConfigRecord
 from mlplab.callbacks.ddp_sigterm import SigtermUnderDDP
 from mlplab.callbacks.divergence_guard import DivergenceGuard
 from mlplab.callbacks.epoch_timer import EpochTimer
 from mlplab.callbacks.gradient_stats import GradientStats
 from mlplab.callbacks.interrupt_checkpoint import InterruptCheckpoint
+from mlplab.callbacks.progress import UpdateProgress
+from mlplab.callbacks.run_record import RunRecord
 
 __all__ = [
     "ActivationFigure",
-    "ConfigRecord",
     "DivergenceGuard",
     "EpochTimer",
     "GradientStats",
     "InterruptCheckpoint",
+    "RunRecord",
     "SigtermUnderDDP",
+    "UpdateProgress",
 ]

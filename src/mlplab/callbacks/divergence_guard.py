@@ -3,6 +3,7 @@
 import math
 
 import pytorch_lightning as pl
+import torch
 from torch import Tensor
 
 from mlplab.errors import DivergenceError
@@ -21,11 +22,16 @@ class DivergenceGuard(pl.Callback):
     def on_train_batch_end(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Tensor | dict, batch: object, batch_idx: int
     ) -> None:
-        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
-        value = loss.item()  # one host-device sync per step: free on a CPU, microseconds on a GPU
-        if not math.isfinite(value) or value > self.max_loss:
-            lr = trainer.optimizers[0].param_groups[0]["lr"]
-            raise DivergenceError(
-                f"training diverged: loss is {value:.4g} at epoch {trainer.current_epoch + 1}, "
-                f"step {trainer.global_step}; lower the learning rate (model.optimizer.lr={lr})"
-            )
+        losses = (outputs["loss"] if isinstance(outputs, dict) else outputs).reshape(-1)  # one per update
+        worst = losses.max().item()  # one host-device sync per step: free on a CPU, microseconds on a GPU
+        if math.isfinite(worst) and worst <= self.max_loss:
+            return
+        bad = (~torch.isfinite(losses)) | (losses > self.max_loss)
+        first = int(bad.nonzero()[0])  # the update where it happened, within this step's minibatches
+        update = trainer.global_step - len(losses) + first + 1
+        value = losses[first].item()
+        lr = trainer.optimizers[0].param_groups[0]["lr"]
+        raise DivergenceError(
+            f"training diverged: loss is {value:.4g} at epoch {trainer.current_epoch + 1}, "
+            f"update {update}; lower the learning rate (model.optimizer.lr={lr})"
+        )

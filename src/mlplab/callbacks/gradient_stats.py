@@ -23,6 +23,7 @@ class GradientStats(pl.Callback):
         self.norm_sums: Tensor | None = None
         self.steps = 0
         self.probe: Tensor | None = None
+        self.last_grads: list[Tensor] = []
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.norm_sums, self.steps, self.probe = None, 0, None
@@ -37,7 +38,10 @@ class GradientStats(pl.Callback):
         if trainer.global_step % self.every_n_steps:
             return  # a sample of the steps estimates the mean well, at a fraction of the cost
         # Summed as a tensor: no .item() here, which would wait for the GPU every step.
-        norms = torch.stack([w.grad.detach().norm() for w in pl_module.layer_weights()])
+        grads = [w.grad.detach() for w in pl_module.layer_weights()]
+        norms = torch.stack([g.norm() for g in grads])
+        if self.histograms:  # the optimiser may free the gradients before the epoch ends: keep the last sample
+            self.last_grads = [g.clone() for g in grads]
         self.norm_sums = norms if self.norm_sums is None else self.norm_sums + norms
         self.steps += 1
 
@@ -51,7 +55,9 @@ class GradientStats(pl.Callback):
         if self.histograms and isinstance(trainer.logger, pl.loggers.TensorBoardLogger):
             for i, weight in enumerate(pl_module.layer_weights(), start=1):
                 trainer.logger.experiment.add_histogram(f"weights/layer{i}", weight, trainer.current_epoch)
-                trainer.logger.experiment.add_histogram(f"grads/layer{i}", weight.grad, trainer.current_epoch)
+                trainer.logger.experiment.add_histogram(
+                    f"grads/layer{i}", self.last_grads[i - 1], trainer.current_epoch
+                )
 
     def saturated_fractions(self, pl_module: MLPClassifier) -> list[Tensor]:
         """For each hidden layer, the fraction of the probe batch's activations with derivative below threshold."""

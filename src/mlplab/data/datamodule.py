@@ -117,7 +117,8 @@ class FashionMNISTDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> InMemoryLoader:
         # Only training groups batches: one SGD update each, several per Lightning step.
-        return self._loader("train", True, self.batch_size, self.batches_per_step)
+        overfit = self.trainer is not None and self.trainer.overfit_batches > 0  # the same batches every epoch
+        return self._loader("train", not overfit, self.batch_size, self.batches_per_step)
 
     def val_dataloader(self) -> InMemoryLoader:
         return self._loader("test" if self.val_is_test else "val", False, self.eval_batch_size)

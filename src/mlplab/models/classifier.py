@@ -98,7 +98,7 @@ class MLPClassifier(pl.LightningModule):
 
         The minibatches of a StepBatches (data.batches_per_step > 1) get one update each, in order, each
         through Lightning's optimiser wrapper, so hooks run and global_step counts updates as usual.
-        Returns the highest of their losses, for the divergence guard.
+        Returns each minibatch's loss, in order, for the divergence guard.
         """
         step = minibatches(batch)
         if self.trainer.max_steps >= 0:  # Lightning checks max_steps between its steps only
@@ -111,7 +111,7 @@ class MLPClassifier(pl.LightningModule):
             self.manual_backward(loss)
             optimizer.step()
             losses.append(loss.detach())
-        return torch.stack(losses).max()  # max propagates nan
+        return torch.stack(losses)
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         self.evaluate(batch, "val")

@@ -1,6 +1,7 @@
 """SweepSummary: Hydra calls it when a multirun ends, failed jobs or not."""
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,12 @@ log = logging.getLogger(__name__)
 
 class SweepSummary(Callback):
     """Write the sweep's summary table and plot, and print the table."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        # Jobs label their lines [3/6 ...]; launchers start them with this environment (joblib, submitit).
+        jobs = planned_jobs(config)
+        if jobs:
+            os.environ["MLPLAB_SWEEP_JOBS"] = str(jobs)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         # Imported here: Hydra builds this callback in every run, and a single run never needs the
@@ -33,3 +40,20 @@ class SweepSummary(Callback):
             table.add_row(*("" if c is None else str(c) for c in cells))
         Console(width=160).print(table)
         log.info(f"summary: {folder / 'summary.md'}, {folder / 'summary.csv'}, {folder / 'val_acc.png'}")
+
+
+def planned_jobs(config: DictConfig) -> int | None:
+    """How many jobs the sweep will run: a search's n_trials, or the product of the swept values' counts."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    sweeper = config.hydra.sweeper
+    if sweeper.get("n_trials"):
+        return int(sweeper.n_trials)
+    params = [f"{key}={value}" for key, value in (sweeper.get("params") or {}).items()]
+    total = 1
+    for override in OverridesParser.create().parse_overrides([*config.hydra.overrides.task, *params]):
+        if override.is_sweep_override():
+            if override.is_interval_sweep():
+                return None
+            total *= len(list(override.sweep_string_iterator()))
+    return total
