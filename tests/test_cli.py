@@ -1,12 +1,18 @@
 """`python src/train.py ...` as a user types it, in a subprocess, on synthetic data."""
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from conftest import ROOT, tiny_overrides
+from mlplab.cli import check_command_line
+from mlplab.config import register_configs
+from mlplab.errors import ConfigError
 
 
 def _run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
@@ -22,37 +28,235 @@ def _overrides(fake_data: Path, run_dir: Path) -> list[str]:
     ]
 
 
-def test_cli_model_scratch_activation_tanh_trains_and_fills_its_run_folder(fake_data: Path, tmp_path: Path) -> None:
+def test_a_run_says_what_runs_and_where_and_stays_quiet(fake_data: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    result = _run("model=scratch", "activation=tanh", *_overrides(fake_data, run_dir))
+    result = _run("model=concise", "activation=tanh", "hidden=64x2", "lr=0.2", *_overrides(fake_data, run_dir))
     assert result.returncode == 0, result.stderr[-3000:]
-    out = result.stdout + result.stderr
-    assert "epoch 1, loss " in out and "epoch 2, loss " in out and ", val acc " in out
-    assert "test acc " in out
-    assert "GPU available" in out and "Tip:" not in out, "Lightning's lines, without its advertisement"
+    lines = result.stdout.splitlines()
+    assert lines[0] == (
+        "ConciseMLP 784-64-64-10, tanh, 55,050 parameters (50,240 + 4,160 + 650); SGD lr 0.2, 2 epochs of batch 64, "
+        "32-true on cpu, seed 42"
+    )
+    assert lines[1] == f"run folder: {run_dir}"
+    assert lines[2].startswith("data: ") and lines[3].startswith("epoch 1, loss ") and lines[4].startswith("epoch 2,")
+    assert lines[5].startswith("test acc ")
+    assert lines[6] == f"results in {run_dir}; compare runs: make tensorboard; evaluate: python src/eval.py {run_dir}"
+    assert len(lines) == 7, "nothing of Lightning's on the console"
+    assert "GPU available" not in result.stdout + result.stderr and "Warning" not in result.stderr
 
-    config = yaml.safe_load((run_dir / ".hydra" / "config.yaml").read_text())
-    assert config["model"]["activation"] == "tanh" and config["model"]["_target_"] == "mlplab.models.ScratchMLP"
     log = (run_dir / "train.log").read_text()
-    assert "epoch 2, loss" in log and "Trainer.fit" in log, "our lines and Lightning's both reach the run's log"
-    assert "Tip:" not in log
-    assert (run_dir / "checkpoints" / "best.ckpt").is_file() and (run_dir / "checkpoints" / "last.ckpt").is_file()
-    assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
-    assert (run_dir / "metrics.json").is_file()
+    assert "epoch 2, loss" in log and "GPU available" in log, "the run's log keeps Lightning's lines"
+    config = yaml.safe_load((run_dir / ".hydra" / "config.yaml").read_text())
+    assert config["model"]["activation"] == "tanh" and config["model"]["_target_"] == "mlplab.models.ConciseMLP"
+    assert (run_dir / "checkpoints" / "best.ckpt").is_file() and (run_dir / "metrics.json").is_file()
 
 
-def test_cli_bad_value_prints_one_line_and_exits_2(fake_data: Path, tmp_path: Path) -> None:
-    run_dir = tmp_path / "run"
-    result = _run("model.optimizer.lr=-1", *_overrides(fake_data, run_dir))
+def test_verbose_brings_lightnings_messages_back(fake_data: Path, tmp_path: Path) -> None:
+    result = _run("-v", "trainer.max_epochs=1", *_overrides(fake_data, tmp_path / "run"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "GPU available" in result.stdout and "Total params" in result.stdout
+
+
+def test_runs_go_to_the_project_outputs_whatever_the_working_directory(fake_data: Path, tmp_path: Path) -> None:
+    outputs = tmp_path / "project-outputs"
+    overrides = [o for o in tiny_overrides(fake_data, tmp_path) if not o.startswith("output_dir")]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = _run(*overrides, "trainer.max_epochs=1", f"outputs={outputs}", cwd=elsewhere)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (folder,) = (outputs / "runs").iterdir()
+    assert not (elsewhere / "outputs").exists()
+    assert (outputs / "latest").resolve() == folder.resolve()
+    for script in ("eval.py", "resume.py"):  # outputs/latest stands for the newest run
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "src" / script), str(outputs / "latest")], capture_output=True, text=True
+        )
+        assert (done.returncode, script) == ((0 if script == "eval.py" else 2), script), done.stderr
+    assert "has completed its 1 epoch;" in done.stderr
+    # With the default `outputs`, runs land under the checkout's outputs/ (checked on the composed config).
+    from hydra import compose, initialize_config_dir
+
+    register_configs()
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("train", return_hydra_config=True)
+    assert cfg.outputs == str(ROOT / "outputs") and cfg.hydra.run.dir.startswith(str(ROOT / "outputs" / "runs"))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["max_epochs=3"], "max_epochs is not a setting; did you mean trainer.max_epochs=3?"),
+        (["+max_epochs=1"], "max_epochs is not a setting, and nothing would read it; did you mean trainer.max_epochs?"),
+        (["+trainer.max_epochs=3"], "trainer.max_epochs exists already: drop the +, as in trainer.max_epochs=3"),
+        (
+            ["activation=tahn"],
+            "activation=tahn is not an option; choose one of: elu, gelu, leaky_relu, relu, sigmoid, silu, softplus, "
+            "tanh (did you mean activation=tanh?)",
+        ),
+        (["experimnt=fast"], "experimnt is not a setting; did you mean experiment=fast?"),
+        (["seed=abc"], "seed=abc is not allowed: Value 'abc' of type 'str' could not be converted to Integer"),
+        (["model=1"], "model=1 is not an option; choose one of: concise, scratch"),
+        (["hidden=abc"], "hidden=abc is not allowed: give a width (hidden=512), width x depth (hidden=512x3)"),
+        (["lr=fast"], "lr=fast is not allowed: give a number > 0 (lr=0.1) or one of: chapter, large, small, tiny"),
+        (["+trainer.foo=1"], "trainer.foo is not an argument of Lightning's Trainer"),
+        (["-m", "activation=relu,tahn"], "activation=tahn is not an option"),
+        (["-m", "lr=0.1,-1"], "lr=-1 is not allowed"),
+    ],
+)
+def test_a_mistyped_command_line_is_one_line_exit_2_and_no_folder(
+    fake_data: Path, tmp_path: Path, args: list[str], message: str
+) -> None:
+    sweep = [f"hydra.sweep.dir={tmp_path / 'sweep'}"] if "-m" in args else []
+    result = _run(*args, *sweep, *_overrides(fake_data, tmp_path / "run"))
     assert result.returncode == 2
-    out = result.stdout + result.stderr
-    assert "error: model.optimizer.lr=-1 is not allowed: the learning rate must be a number > 0\n" in out
-    assert "Traceback" not in out
-    assert not (run_dir / "metrics.json").exists() and not (run_dir / "checkpoints").exists()
+    assert result.stderr.startswith(f"error: {message}") and result.stderr.count("\n") == 1, result.stderr
+    assert result.stdout == "" and not (tmp_path / "run").exists() and not (tmp_path / "sweep").exists()
 
 
-def test_cli_unknown_group_option_lists_the_choices(fake_data: Path, tmp_path: Path) -> None:
-    result = _run("activation=tahn", *_overrides(fake_data, tmp_path / "run"))
-    assert result.returncode == 1
-    assert "Could not find 'activation/tahn'" in result.stderr and "relu" in result.stderr
-    assert not (tmp_path / "run").exists()
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("seed=-1", "seed=-1 is not allowed: it must be in 0..4294967295"),
+        ("seed=4294967296", "seed=4294967296 is not allowed"),
+        ("trainer.check_val_every_n_epoch=0", "trainer.check_val_every_n_epoch=0 is not allowed"),
+        ("callbacks.gradient_stats.every_n_steps=0", "callbacks.gradient_stats.every_n_steps=0 is not allowed"),
+        ("trainer.precision=bogus", "trainer.precision=bogus is not allowed: choose one of: 32-true, bf16-mixed"),
+        ("trainer.devices=0", "trainer.devices=0 is not allowed"),
+        ("hidden=100000x30", "model.hidden=[100000,100000,100000,100000,... (30 in all)] is not allowed: "),
+        ("model.optimizer.lr=true", "model.optimizer.lr=true is not allowed: the learning rate must be a number > 0"),
+        ("lr=true", "lr=true is not allowed"),
+        ("+trainer.limit_train_batches=0", "trainer.limit_train_batches=0 is not allowed"),
+        ("data.batch_size=0", "data.batch_size=0 is not allowed"),
+    ],
+)
+def test_every_value_is_checked_before_any_work(override: str, message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        check_command_line([override], multirun=False)
+    assert str(error.value).startswith(message), str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("args", "hidden", "lr"),
+    [
+        (["hidden=512"], [512], 0.390625),
+        (["hidden=128x3"], [128, 128, 128], 0.390625),
+        (["hidden=[512,256]"], [512, 256], 0.390625),
+        (["lr=0.1"], [256], 0.1),
+        (["lr=small", "model=concise"], [256], 0.1),
+        (["experiment=fast", "lr=0.2", "hidden=512"], [512], 0.2),
+        (["experiment=wide"], [1024, 1024], 0.001),
+        (["experiment=chapter_concise"], [256], 0.5),
+    ],
+)
+def test_overrides_a_person_types_compose_with_presets(args: list[str], hidden: list[int], lr: float) -> None:
+    from hydra import compose, initialize_config_dir
+
+    check_command_line(args, multirun=False)
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=[*args, "output_dir=x"])
+    assert list(cfg.model.hidden) == hidden and cfg.model.optimizer.lr == lr
+
+
+def test_hidden_and_lr_as_typed_train_what_they_say(fake_data: Path, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    result = _run("hidden=32x3", "lr=0.2", "trainer.max_epochs=1", *_overrides(fake_data, run_dir))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.startswith("ScratchMLP 784-32-32-32-10, relu,") and "ScratchSGD lr 0.2," in result.stdout
+
+
+def test_help_lists_the_groups_and_the_useful_keys() -> None:
+    result = _run("--help")
+    assert result.returncode == 0
+    out = result.stdout
+    assert out.startswith("Train an MLP on Fashion-MNIST, then test it")
+    for line in ("activation: elu, gelu", "experiment: chapter_concise, chapter_scratch", "debug: fast, limit"):
+        assert line in out, line
+    for key in ("hidden=512 | 512x3 | [512,256]", "lr=0.1", "trainer.max_epochs=", "data.batch_size=", "seed="):
+        assert key in out, key
+    assert "Powered by Hydra" not in out
+
+
+def test_lightning_batch_flags_count_updates_whatever_the_grouping(fake_data: Path, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    result = _run("+trainer.limit_train_batches=3", "data.batches_per_step=32", *_overrides(fake_data, run_dir))
+    assert result.returncode == 0, result.stderr[-2000:]
+    import torch
+
+    assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 6, "2 epochs x 3"
+
+
+def test_debug_overfit_learns_one_batch_by_heart(fake_data: Path, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    result = _run("debug=overfit", "trainer.max_epochs=60", "lr=0.5", *_overrides(fake_data, run_dir))
+    assert result.returncode == 0, result.stderr[-2000:]
+    losses = [float(line.split("loss ")[1].split(",")[0]) for line in result.stdout.splitlines() if "loss " in line]
+    assert len(losses) == 60 and losses[-1] < 0.05 < losses[0], (losses[0], losses[-1])
+    import torch
+
+    assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 60, "1 per epoch"
+
+
+def test_debug_fast_and_the_csv_logger(fake_data: Path, tmp_path: Path) -> None:
+    result = _run("debug=fast", *_overrides(fake_data, tmp_path / "fast"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "epoch 1, loss" in result.stdout and "epoch 2" not in result.stdout and "test acc" in result.stdout
+    result = _run("logger=csv", "trainer.max_epochs=1", *_overrides(fake_data, tmp_path / "csv"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = (tmp_path / "csv" / "csv" / "metrics.csv").read_text().splitlines()
+    assert "val/acc" in rows[0] and len(rows) >= 2
+
+
+def test_a_diverging_run_names_the_update_where_it_happened(fake_data: Path, tmp_path: Path) -> None:
+    result = _run("lr=1e6", "data.batches_per_step=32", *_overrides(fake_data, tmp_path / "run"))
+    assert result.returncode == 2
+    line = next(line for line in result.stdout.splitlines() if line.startswith("error: "))
+    update = int(line.split("update ")[1].split(";")[0])
+    assert 1 <= update <= 8, "an update within the first step, not the step's last (32)"
+
+
+def test_a_sweep_preset_runs_as_a_sweep_without_dash_m(fake_data: Path, tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    overrides = [o for o in tiny_overrides(fake_data, tmp_path) if not o.startswith("output_dir")]
+    result = _run("experiment=vanishing_gradients", *overrides, "trainer.max_epochs=1", f"hydra.sweep.dir={sweep}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    jobs = sorted(p.name for p in sweep.iterdir() if (p / "metrics.json").is_file())
+    assert len(jobs) == 3 and any("sigmoid" in j for j in jobs) and any("relu" in j for j in jobs), jobs
+    labelled = [line for line in result.stdout.splitlines() if line.startswith("[") and "epoch 1, loss" in line]
+    assert [line.split("]")[0][:4] for line in labelled] == ["[1/3", "[2/3", "[3/3"], labelled
+
+
+def test_histograms_work_for_both_models(fake_data: Path, tmp_path: Path) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    for model in ("scratch", "concise"):
+        run_dir = tmp_path / model
+        result = _run(
+            f"model={model}",
+            "callbacks.gradient_stats.histograms=true",
+            "trainer.max_epochs=1",
+            *_overrides(fake_data, run_dir),
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        events = EventAccumulator(str(run_dir / "tensorboard"))
+        events.Reload()
+        assert {"weights/layer1", "grads/layer1", "grads/layer2"} <= set(events.Tags()["histograms"])
+
+
+def test_ctrl_c_is_recorded_as_an_interruption_not_an_error(fake_data: Path, tmp_path: Path) -> None:
+    import signal
+    import time
+
+    run_dir = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "src" / "train.py"), *_overrides(fake_data, run_dir), "trainer.max_epochs=200"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=os.environ | {"PYTHONUNBUFFERED": "1"},
+    )
+    while not (run_dir / "checkpoints" / "last.ckpt").exists():
+        time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=60) == 130
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["status"] == "interrupted" and status["signal"] == "SIGINT" and "error" not in status

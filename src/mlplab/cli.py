@@ -18,7 +18,7 @@ from hydra.errors import HydraException, MissingConfigException
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
-from mlplab.config import PROJECT, TrainConfig, check
+from mlplab.config import PROJECT, TrainConfig, check, register_configs
 from mlplab.errors import ConfigError, MlplabError, StorageError, describe_os_error
 from mlplab.run_folder import holds_a_run
 
@@ -42,6 +42,7 @@ def run_command_line(hydra_main: Callable[[], Any]) -> None:
 
 def check_command_line(overrides: list[str], multirun: bool) -> None:
     """Raise ConfigError for the first job of the command line that does not compose or check."""
+    register_configs()
     try:
         parsed = OverridesParser.create().parse_overrides(overrides)
     except HydraException as err:
