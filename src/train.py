@@ -93,8 +93,11 @@ def train(
 
 def counts_minibatches(trainer: DictConfig) -> bool:
     """Whether a Trainer flag counts batches: then each Lightning step must be one minibatch, one update."""
-    flags = ("limit_train_batches", "overfit_batches", "fast_dev_run", "val_check_interval")
-    return any(trainer.get(flag) not in (None, False, 0, 1.0) for flag in flags)
+    def everything(value: object) -> bool:  # the float 1.0 means all batches; the int 1 means one batch
+        return value is None or (isinstance(value, float) and value == 1.0)
+
+    limits = (trainer.get("limit_train_batches"), trainer.get("val_check_interval"))
+    return not all(map(everything, limits)) or bool(trainer.get("overfit_batches") or trainer.get("fast_dev_run"))
 
 
 def _final_metrics(trainer: pl.Trainer) -> dict[str, float]:

@@ -187,7 +187,7 @@ def test_lightning_batch_flags_count_updates_whatever_the_grouping(fake_data: Pa
 
 def test_debug_overfit_learns_one_batch_by_heart(fake_data: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    result = _run("debug=overfit", "trainer.max_epochs=60", "lr=0.5", *_overrides(fake_data, run_dir))
+    result = _run("debug=overfit", "lr=0.5", *_overrides(fake_data, run_dir), "trainer.max_epochs=60")
     assert result.returncode == 0, result.stderr[-2000:]
     losses = [float(line.split("loss ")[1].split(",")[0]) for line in result.stdout.splitlines() if "loss " in line]
     assert len(losses) == 60 and losses[-1] < 0.05 < losses[0], (losses[0], losses[-1])
