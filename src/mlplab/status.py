@@ -11,7 +11,7 @@ from typing import Any
 
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from mlplab.errors import DivergenceError
+from mlplab.errors import DivergenceError, TrialPruned
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -24,6 +24,8 @@ def write_json_atomic(path: Path, data: Any) -> None:
 def _outcome(error: BaseException) -> str:
     if isinstance(error, DivergenceError):
         return "diverged"
+    if isinstance(error, TrialPruned):
+        return "pruned"
     if isinstance(error, (KeyboardInterrupt, SIGTERMException, SystemExit)):
         return "interrupted"  # Lightning turns Ctrl-C into SystemExit after its own clean-up
     return "failed"
@@ -31,7 +33,7 @@ def _outcome(error: BaseException) -> str:
 
 @contextmanager
 def recorded_status(folder: Path, enabled: bool = True) -> Iterator[None]:
-    """status.json says `running` inside the block, then `completed`, `diverged`, `interrupted` or `failed`.
+    """status.json says `running` inside the block, then `completed`, `diverged`, `pruned`, `interrupted` or `failed`.
 
     Only one process of a run writes it: the others of a DDP run pass enabled=False.
     """

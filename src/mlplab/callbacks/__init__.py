@@ -6,6 +6,7 @@ from mlplab.callbacks.divergence_guard import DivergenceGuard
 from mlplab.callbacks.epoch_timer import EpochTimer
 from mlplab.callbacks.gradient_stats import GradientStats
 from mlplab.callbacks.interrupt_checkpoint import InterruptCheckpoint
+from mlplab.callbacks.optuna_pruning import OptunaPruning
 
 __all__ = [
     "ActivationFigure",
@@ -13,5 +14,6 @@ __all__ = [
     "EpochTimer",
     "GradientStats",
     "InterruptCheckpoint",
+    "OptunaPruning",
     "SigtermUnderDDP",
 ]
