@@ -2,10 +2,13 @@
 
 import csv
 import json
+import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -191,3 +194,36 @@ def test_a_plain_run_does_not_import_optuna(fake_data: Path, tmp_path: Path) -> 
     imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
     assert "pytorch_lightning" in imported, "the list is the run's imports"
     assert not {name for name in imported if name.split(".")[0] in ("optuna", "sqlalchemy", "alembic")}
+
+
+def test_make_dashboard_serves_a_search_journal_on_localhost(tmp_path: Path) -> None:
+    journal = tmp_path / "optuna.journal"
+    study = optuna.create_study(study_name="mlplab", storage=open_storage(str(journal)), direction="maximize")
+    study.optimize(lambda trial: trial.suggest_float("model.optimizer.lr", 0.01, 1.0), n_trials=3)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    venv = Path(sys.executable).parent.parent  # -o: use this environment as it is, whatever its age
+    command = ["make", "-s", f"VENV={venv}", "-o", f"{venv}/.installed", "dashboard", f"STORAGE={journal}"]
+    server = subprocess.Popen(
+        [*command, f"DASHBOARD_PORT={port}"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,  # make and the server it starts form one process group, stopped together
+    )  # fmt: skip
+    api = f"http://127.0.0.1:{port}/api/studies"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(api, timeout=5) as reply:
+                    studies = json.loads(reply.read())["study_summaries"]
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, "the dashboard did not come up"
+                time.sleep(0.2)
+        assert [(s["study_name"], s["directions"]) for s in studies] == [("mlplab", ["maximize"])]
+        with urllib.request.urlopen(f"{api}/{studies[0]['study_id']}", timeout=5) as reply:
+            shown = json.loads(reply.read())
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    assert len(shown["trials"]) == 3 and shown["best_trials"][0]["values"] == [study.best_value]
