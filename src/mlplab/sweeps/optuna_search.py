@@ -86,7 +86,7 @@ def _write_results(study: optuna.Study, location: str, sweep_dir: Path) -> None:
 
 def _search(sweeper: Sweeper, arguments: list[str]) -> optuna.Study:
     settings = sweeper.settings
-    space = search_space(OmegaConf.to_container(settings["params"]), arguments)
+    space = search_space(OmegaConf.to_container(settings["params"] or OmegaConf.create()), arguments)
     _check(settings, space)
     _check_choices(sweeper, space)
     sweep_dir = Path(sweeper.config.hydra.sweep.dir)

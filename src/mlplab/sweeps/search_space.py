@@ -12,6 +12,7 @@ from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, Override, RangeSweep
+from hydra.errors import HydraException
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
 from mlplab.errors import ConfigError
@@ -51,7 +52,11 @@ def search_space(params: dict[str, Any], arguments: list[str]) -> SearchSpace:
     lines = [f"{key}={value}" for key, value in params.items()] + list(arguments)
     distributions: dict[str, BaseDistribution] = {}
     fixed: dict[str, str] = {}
-    for override in OverridesParser.create().parse_overrides(lines):
+    try:
+        overrides = OverridesParser.create().parse_overrides(lines)
+    except HydraException as err:
+        raise ConfigError(f"the search space does not parse: {str(err).splitlines()[0]}") from None
+    for override in overrides:
         key = override.get_key_element()
         distributions.pop(key, None)
         fixed.pop(key, None)
