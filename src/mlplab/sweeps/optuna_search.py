@@ -3,6 +3,7 @@
 import logging
 import math
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,9 @@ def _search(sweeper: Sweeper, arguments: list[str]) -> optuna.Study:
         pruner=instantiate(settings["pruner"]),
         load_if_exists=True,
     )
+    with warnings.catch_warnings():  # experimental since Optuna 3.2, and still in 5.1; only a label
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names(["val acc"])  # what the dashboard calls the objective
     log.info(
         f"Optuna study '{study.study_name}' in {location}: {len(study.trials)} trials so far, "
         f"{settings['n_trials']} more, {settings['n_jobs']} at a time"
