@@ -2,14 +2,12 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
-SEARCH_VENV ?= .venv-search
-SEARCH_PY := $(SEARCH_VENV)/bin/python
 # The torch build this project is tested with; override for another, e.g. make TORCH="torch torchvision".
 TORCH ?= torch==2.14.1 torchvision==0.29.1
 SYSTEM_DATA := /usr/share/datasets/fashion-mnist
 ARGS ?=
 
-.PHONY: help install data train sweep search summarize test bench lint tensorboard clean
+.PHONY: help install data train sweep search dashboard summarize test bench lint tensorboard clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -22,17 +20,6 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 install: $(VENV)/.installed ## create .venv and install the project with its dev tools
-
-# The optuna extra gets a venv of its own: optuna 2 needs scipy, and torchmetrics imports scipy.signal
-# wherever scipy is installed, 0.6 s at the start of every run. A .pth file layers it on .venv, whose
-# packages it sees, so torch and the rest are not installed twice.
-SITE_PACKAGES := -c 'import sysconfig; print(sysconfig.get_path("purelib"))'
-$(SEARCH_VENV)/.installed: $(VENV)/.installed
-	$(PY) -m venv $(SEARCH_VENV)
-	echo "import site; site.addsitedir('$$($(PY) $(SITE_PACKAGES))')" > "$$($(SEARCH_PY) $(SITE_PACKAGES))/mlplab-venv.pth"
-	$(SEARCH_PY) -m pip install -q --upgrade pip
-	$(SEARCH_PY) -m pip install -q -e '.[optuna]'
-	touch $@
 
 data: $(VENV)/.installed ## get Fashion-MNIST: Debian's dataset-fashion-mnist, else torchvision's download into data/
 	@if [ -f $(SYSTEM_DATA)/t10k-labels-idx1-ubyte.gz ]; then echo "Fashion-MNIST: $(SYSTEM_DATA)"; \
@@ -48,14 +35,21 @@ sweep: data ## the activation x model grid, 2 jobs at a time, 1 torch thread eac
 	$(PY) src/train.py -m hydra/launcher=joblib hydra.launcher.n_jobs=2 threads=1 \
 		model=scratch,concise activation=relu,sigmoid,tanh $(ARGS)
 
-search: data $(SEARCH_VENV)/.installed ## an Optuna search (conf/hparams_search/optuna.yaml) run from .venv-search; overrides as ARGS=...
-	$(SEARCH_PY) src/train.py hparams_search=optuna $(ARGS)
+search: data ## an Optuna search (conf/hparams_search/optuna.yaml), 20 trials; overrides as ARGS=...
+	$(PY) src/train.py hparams_search=optuna $(ARGS)
+
+# The newest search's study, unless STORAGE names one (a journal file or a database URL).
+STORAGE ?= $(lastword $(sort $(wildcard outputs/multirun/*/optuna.journal)))
+DASHBOARD_PORT ?= 8080
+dashboard: $(VENV)/.installed ## serve optuna-dashboard for the newest search on 127.0.0.1:8080 (or STORAGE=<journal file or URL>)
+	@if [ -z "$(STORAGE)" ]; then echo "error: no search under outputs/multirun/; run make search, or give STORAGE=<journal file or database URL>" >&2; exit 2; fi
+	$(VENV)/bin/optuna-dashboard --host 127.0.0.1 --port $(DASHBOARD_PORT) $(STORAGE)
 
 summarize: $(VENV)/.installed ## rebuild a folder's summary table and plot: make summarize DIR=outputs/multirun/<sweep>
 	$(PY) src/summarize.py $(DIR)
 
-test: data $(SEARCH_VENV)/.installed ## run the test suite (the Optuna search test in .venv-search)
-	MLPLAB_SEARCH_PYTHON=$(SEARCH_PY) $(PY) -m pytest
+test: data ## run the test suite
+	$(PY) -m pytest
 
 bench: data ## time src/train.py against a plain PyTorch loop, bare Lightning and the chapter's DataLoader; writes benchmarks/results.md
 	$(PY) benchmarks/bench.py

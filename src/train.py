@@ -93,6 +93,7 @@ def train(
 
 def counts_minibatches(trainer: DictConfig) -> bool:
     """Whether a Trainer flag counts batches: then each Lightning step must be one minibatch, one update."""
+
     def everything(value: object) -> bool:  # the float 1.0 means all batches; the int 1 means one batch
         return value is None or (isinstance(value, float) and value == 1.0)
 

@@ -1,8 +1,10 @@
-"""Multiruns through the real CLI: job folders named by what varies, summaries, launchers, search, failures."""
+"""Multiruns through the real CLI: job folders named by what varies, summaries, launchers, failures.
+
+Optuna searches: test_search.py.
+"""
 
 import csv
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -17,16 +19,10 @@ from conftest import ROOT, tiny_overrides
 from mlplab.runs import load_run
 from mlplab.sweeps.summary import write_summary
 
-# The optuna extra (and the scipy it needs) lives in .venv-search, which `make test` builds; where
-# one environment holds everything, MLPLAB_SEARCH_PYTHON names its Python instead.
-SEARCH_PYTHON = os.environ.get("MLPLAB_SEARCH_PYTHON", str(ROOT / ".venv-search" / "bin" / "python"))
 
-
-def _multirun(
-    data: Path, sweep_dir: Path, *args: str, python: str = sys.executable
-) -> subprocess.CompletedProcess[str]:
+def _multirun(data: Path, sweep_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     overrides = [o for o in tiny_overrides(data, sweep_dir) if not o.startswith(("output_dir", "trainer.max_epochs"))]
-    command = [python, str(ROOT / "src" / "train.py"), "-m", *overrides, "trainer.max_epochs=1"]
+    command = [sys.executable, str(ROOT / "src" / "train.py"), "-m", *overrides, "trainer.max_epochs=1"]
     return subprocess.run(
         [*command, f"hydra.sweep.dir={sweep_dir}", *args], capture_output=True, text=True, timeout=600
     )
@@ -106,35 +102,6 @@ def test_submitit_local_launcher_runs_each_job_as_a_submitted_job(fake_data: Pat
     assert result.returncode == 0, result.stderr[-3000:]
     assert [r["status"] for r in _summary(sweep)] == ["completed", "completed"]
     assert list((sweep / ".submitit").glob("*/*_result.pkl")), "submitit ran the jobs"
-
-
-def test_optuna_search_records_the_best_trial_and_resumes_from_its_database(fake_data: Path, tmp_path: Path) -> None:
-    storage = f"sqlite:///{tmp_path / 'study.db'}"
-    first = _multirun(
-        fake_data,
-        tmp_path / "a",
-        "hparams_search=optuna",
-        "hydra.sweeper.n_trials=3",
-        f"hydra.sweeper.storage={storage}",
-        python=SEARCH_PYTHON,
-    )
-    assert first.returncode == 0, first.stderr[-3000:]
-    results = yaml.safe_load((tmp_path / "a" / "optimization_results.yaml").read_text())
-    assert set(results["best_params"]) == {"model.optimizer.lr", "hidden", "activation"}
-    assert max(float(r["val_acc"]) for r in _summary(tmp_path / "a")) == pytest.approx(results["best_value"], abs=1e-4)
-
-    again = _multirun(
-        fake_data,
-        tmp_path / "b",
-        "hparams_search=optuna",
-        "hydra.sweeper.n_trials=1",
-        f"hydra.sweeper.storage={storage}",
-        python=SEARCH_PYTHON,
-    )
-    assert again.returncode == 0, again.stderr[-3000:]
-    count = f"import optuna; print(len(optuna.load_study(study_name='mlplab', storage='{storage}').trials))"
-    trials = subprocess.run([SEARCH_PYTHON, "-c", count], capture_output=True, text=True, check=True).stdout
-    assert int(trials) == 4, "the study went on from 3"
 
 
 def _session_groups(logdir: Path) -> list[dict]:

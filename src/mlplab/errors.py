@@ -53,3 +53,7 @@ def reported_as_one_line() -> Iterator[None]:
     except MlplabError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(err.exit_code)
+
+
+class TrialPruned(Exception):  # noqa: N818 - Optuna's name for the same event
+    """An Optuna search stopped this trial early: its validation accuracy so far was not promising."""

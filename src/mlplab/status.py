@@ -12,7 +12,7 @@ from typing import Any
 
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from mlplab.errors import DivergenceError, describe_os_error
+from mlplab.errors import DivergenceError, TrialPruned, describe_os_error
 from mlplab.run_folder import is_locked, locked
 
 
@@ -31,6 +31,8 @@ def _outcome(error: BaseException) -> dict[str, str]:
     """How a run ended early, as status.json records it."""
     if isinstance(error, DivergenceError):
         return {"status": "diverged", "error": str(error)}
+    if isinstance(error, TrialPruned):
+        return {"status": "pruned"}
     if isinstance(error, SIGTERMException):
         return {"status": "interrupted", "signal": "SIGTERM"}
     if isinstance(error, (KeyboardInterrupt, SystemExit)):  # Lightning turns Ctrl-C into SystemExit(1)
@@ -56,7 +58,7 @@ def read_status(folder: Path) -> dict[str, Any]:
 
 @contextmanager
 def recorded_status(folder: Path, enabled: bool = True) -> Iterator[None]:
-    """status.json says `running` inside the block, then `completed`, `diverged`, `interrupted` or `failed`.
+    """status.json says `running` inside the block, then `completed`, `diverged`, `pruned`, `interrupted` or `failed`.
 
     Only one process of a run writes it: the others of a DDP run pass enabled=False.
     """

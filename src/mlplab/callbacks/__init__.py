@@ -6,6 +6,7 @@ from mlplab.callbacks.divergence_guard import DivergenceGuard
 from mlplab.callbacks.epoch_timer import EpochTimer
 from mlplab.callbacks.gradient_stats import GradientStats
 from mlplab.callbacks.interrupt_checkpoint import InterruptCheckpoint
+from mlplab.callbacks.optuna_pruning import OptunaPruning
 from mlplab.callbacks.progress import UpdateProgress
 from mlplab.callbacks.run_record import RunRecord
 
@@ -15,6 +16,7 @@ __all__ = [
     "EpochTimer",
     "GradientStats",
     "InterruptCheckpoint",
+    "OptunaPruning",
     "RunRecord",
     "SigtermUnderDDP",
     "UpdateProgress",

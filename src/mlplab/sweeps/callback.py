@@ -26,7 +26,7 @@ class SweepSummary(Callback):
         from rich.console import Console
         from rich.table import Table
 
-        from mlplab.sweeps.summary import write_summary
+        from mlplab.sweeps.summary import best_trial_line, write_summary
 
         folder = Path(config.hydra.sweep.dir)
         rows = write_summary(folder)
@@ -39,6 +39,8 @@ class SweepSummary(Callback):
             cells = (rank, row.job, row.status, row.val_acc, row.test_acc, row.epochs, row.wall_s)
             table.add_row(*("" if c is None else str(c) for c in cells))
         Console(width=160).print(table)
+        if best := best_trial_line(folder):
+            log.info(best)
         log.info(f"summary: {folder / 'summary.md'}, {folder / 'summary.csv'}, {folder / 'val_acc.png'}")
 
 

@@ -18,8 +18,9 @@ def swept_keys() -> set[str]:
     keys = set(hydra.sweeper.get("params") or {})
     multirun = Path(hydra.sweep.dir) / "multirun.yaml"
     if multirun.is_file():  # the sweep's command line, saved by the sweeper before it launches jobs
-        task = list(OmegaConf.load(multirun).hydra.overrides.task)
-        keys |= {o.key_or_group for o in OverridesParser.create().parse_overrides(task) if o.is_sweep_override()}
+        task = OverridesParser.create().parse_overrides(list(OmegaConf.load(multirun).hydra.overrides.task))
+        keys -= {o.key_or_group for o in task if not o.is_sweep_override()}  # a single value fixes a param
+        keys |= {o.key_or_group for o in task if o.is_sweep_override()}
     return keys
 
 

@@ -9,6 +9,7 @@ from omegaconf import OmegaConf
 
 from mlplab.runs import Run, load_run
 
+SEARCH_RESULTS = "optimization_results.yaml"  # an Optuna search's best trial (mlplab.sweeps.optuna_search)
 METRICS = ("train/acc", "val/acc", "test/acc", "train/loss", "val/loss", "test/loss")
 
 
@@ -60,6 +61,22 @@ def _markdown(rows: list[JobSummary]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def best_trial_line(folder: Path) -> str | None:
+    """For a search's folder, one line naming the study's best trial (which may have run in an earlier sweep)."""
+    file = folder / SEARCH_RESULTS
+    if not file.is_file():
+        return None
+    results = OmegaConf.load(file)
+    counts = ", ".join(f"{n} {state}" for state, n in results.trials.items())
+    if "best_trial" not in results:
+        return f"Optuna study {results.study}: no completed trial yet ({counts})"
+    params = " ".join(f"{k}={v}" for k, v in results.best_params.items())
+    return (
+        f"Optuna study {results.study} ({counts}): best trial {results.best_trial}, "
+        f"val acc {results.best_value:.4f}, {params} ({results.best_run_folder})"
+    )
+
+
 def write_summary(folder: Path) -> list[JobSummary]:
     """Write summary.csv, summary.md and val_acc.png into `folder`; return the ranked rows."""
     jobs = collect(folder)
@@ -70,7 +87,8 @@ def write_summary(folder: Path) -> list[JobSummary]:
         writer = csv.DictWriter(handle, fieldnames=list(asdict(rows[0])))
         writer.writeheader()
         writer.writerows(asdict(row) for row in rows)
-    (folder / "summary.md").write_text(_markdown(rows))
+    best = best_trial_line(folder)
+    (folder / "summary.md").write_text((f"{best}\n\n" if best else "") + _markdown(rows))
 
     from mlplab.figures.curves import validation_curves  # matplotlib loads only when drawing
 

@@ -1,0 +1,1 @@
+"""mlplab's Hydra sweeper for Optuna searches; Hydra finds it in the hydra_plugins namespace package."""
