@@ -28,7 +28,7 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 from mlplab.config import check, register_configs
 from mlplab.distributed import adopt_submitit_tasks, check_multirun_ddp, global_rank
 from mlplab.errors import MlplabError
-from mlplab.hparams import log_hparams_with_metrics
+from mlplab.hparams import log_run_hparams
 from mlplab.status import recorded_status, write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -73,8 +73,8 @@ def train(cfg: DictConfig, resume_from: Path | None = None) -> dict[str, float]:
     trainer.test(model, datamodule=datamodule, verbose=False)
     metrics |= _final_metrics(trainer)
     if trainer.is_global_zero:  # the other DDP ranks hold the same, synced numbers
-        log.info(f"test acc {metrics['test/acc']:.3f}")
-        log_hparams_with_metrics(logger, cfg, metrics)
+        log.info(f"test acc {metrics['acc/test']:.3f}")
+        log_run_hparams(logger, cfg)  # a row of TensorBoard's HPARAMS: the metrics are the curves' last values
         logger.finalize("success")
         write_json_atomic(output_dir / "metrics.json", metrics)
     return metrics
@@ -102,7 +102,7 @@ def main(cfg: DictConfig) -> float:
         if global_rank() == 0:
             log.warning(f"interrupted; continue with: python src/resume.py {cfg.output_dir}")
         raise SystemExit(143 if isinstance(stop, SIGTERMException) else 130) from None
-    return metrics.get("val/acc", metrics["test/acc"])
+    return metrics.get("acc/val", metrics["acc/test"])
 
 
 if __name__ == "__main__":

@@ -53,12 +53,12 @@ def test_gradient_norms_and_saturation_are_logged_per_layer_per_epoch(
     train(cfg)
     (run,) = find_runs(Path(cfg.output_dir))
     for layer in range(1, 5):
-        norms = [value for _, value in run.scalars[f"grad_norm/layer{layer}"]]
+        norms = [value for _, value in run.scalars[f"weight_grad_norm/layer{layer}"]]
         assert len(norms) == 2 and all(math.isfinite(v) and v > 0 for v in norms), layer
     for layer in range(1, 4):
         fractions = [value for _, value in run.scalars[f"saturated/layer{layer}"]]
         assert len(fractions) == 2 and all(0.0 <= v <= 1.0 for v in fractions)
-    assert "grad_norm/layer5" not in run.scalars and "saturated/layer4" not in run.scalars
+    assert "weight_grad_norm/layer5" not in run.scalars and "saturated/layer4" not in run.scalars
 
 
 def test_deep_sigmoid_mlp_gradient_vanishes_towards_the_input(tmp_path: Path) -> None:

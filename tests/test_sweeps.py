@@ -53,7 +53,7 @@ def test_two_job_multirun_names_jobs_by_what_varies_and_summarises_them(fake_dat
     )
     for row in rows:
         run = load_run(sweep / row["job"])
-        assert float(row["val_acc"]) == pytest.approx(run.last("val/acc"), abs=1e-4), "table = logged values"
+        assert float(row["val_acc"]) == pytest.approx(run.last("acc/val"), abs=1e-4), "table = logged values"
         assert row["status"] == "completed" and row["epochs"] == "1" and float(row["wall_s"]) > 0
     assert "| rank | job | overrides |" in (sweep / "summary.md").read_text()
     assert (sweep / "val_acc.png").read_bytes()[:4] == b"\x89PNG"

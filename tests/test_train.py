@@ -46,27 +46,27 @@ def test_train_writes_checkpoints_metrics_and_tensorboard_events(make_cfg: Calla
     run_dir = Path(cfg.output_dir)
 
     assert all(math.isfinite(v) for v in metrics.values())
-    assert metrics["test/acc"] > 0.5, "synthetic classes are easy; 2 epochs must beat chance (0.1) by far"
+    assert metrics["acc/test"] > 0.5, "synthetic classes are easy; 2 epochs must beat chance (0.1) by far"
     assert json.loads((run_dir / "metrics.json").read_text()) == metrics
     assert {p.name for p in (run_dir / "checkpoints").iterdir()} == {"best.ckpt", "last.ckpt"}
 
     events = _events(run_dir)
-    for tag in ("train/loss", "train/acc", "val/loss", "val/acc"):
+    for tag in ("loss/train", "acc/train", "loss/val", "acc/val"):
         assert [e.step for e in events.Scalars(tag)] != [], tag
         assert len(events.Scalars(tag)) == 2, f"{tag}: one value per epoch"
-    assert events.Scalars("val/acc")[-1].value == pytest.approx(metrics["val/acc"])
+    assert events.Scalars("acc/val")[-1].value == pytest.approx(metrics["acc/val"])
     params, metric_tags = _hparams(events)
     assert params["model.optimizer.lr"].number_value == 0.5
     assert params["model.activation"].string_value == "relu"
     assert set(metric_tags) >= {"hp/test_acc", "hp/val_acc", "hp/train_loss"}
-    assert events.Scalars("hp/test_acc")[0].value == pytest.approx(metrics["test/acc"])
+    assert events.Scalars("hp/test_acc")[0].value == pytest.approx(metrics["acc/test"])
 
 
 def test_scratch_model_trains_and_steps_are_counted(make_cfg: Callable[..., DictConfig]) -> None:
     cfg = make_cfg("model=scratch", "activation=tanh", "hidden=64x1")
     metrics = train(cfg)
-    assert metrics["val/acc"] > 0.5
-    steps = [e.step for e in _events(Path(cfg.output_dir)).Scalars("train/loss")]
+    assert metrics["acc/val"] > 0.5
+    steps = [e.step for e in _events(Path(cfg.output_dir)).Scalars("loss/train")]
     assert steps == [16, 32], "16 batches of 64 per epoch (1000 images): each hand-written update counts as a step"
 
 
@@ -76,7 +76,7 @@ def test_same_seed_gives_identical_metrics(make_cfg: Callable[..., DictConfig], 
         for i, seed in enumerate((5, 5, 6))
     ]
     first, again, other = ({k: v for k, v in run.items() if not k.startswith("time/")} for run in runs)
-    assert first == again and "val/acc" in first
+    assert first == again and "acc/val" in first
     assert first != other
 
 

@@ -1,31 +1,166 @@
-"""Hyperparameters logged together with the final metrics, so TensorBoard's HPARAMS tab compares real numbers."""
+"""The hyperparameters a person compares in TensorBoard's HPARAMS tab: each run's values, and one summary per folder.
 
+A run records its values (`session_start_info`); a folder of runs gets one experiment summary that
+lists every value any of its runs took, flags what `differs`, and puts test and validation accuracy
+first among the metrics. The metrics are the learning curves themselves (`acc/test`, `acc/val`, ...):
+HPARAMS shows the last value of each, and "Show Metrics" on a row plots the curves.
+"""
+
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning.loggers import Logger
+
+# Config-group choices, as Hydra records them in <run>/.hydra/hydra.yaml (null: the group was left out).
+CHOICES = {"experiment": "none", "model": None, "optimizer": "model's own", "scheduler": "constant"}
+# Values read from the run's config, as `name: (dotted key, what the column says)`.
+CATEGORIES = {
+    "activation": ("model.activation", "activation"),
+    "precision": ("trainer.precision", "precision"),
+    "normalize": ("data.normalize", "inputs"),
+}
+NUMBERS = {
+    "lr": ("model.optimizer.lr", "lr"),
+    "batch_size": ("data.batch_size", "batch"),
+    "epochs": ("trainer.max_epochs", "epochs"),
+    "dropout": ("model.dropout", "dropout"),
+    "weight_decay": ("model.optimizer.weight_decay", "weight decay"),
+    "momentum": ("model.optimizer.momentum", "momentum"),
+    "label_smoothing": ("model.label_smoothing", "label smoothing"),
+    "init_std": ("model.init_std", "init std"),
+    "val_size": ("data.val_size", "val images"),
+    "seed": ("seed", "seed"),
+}
+# The learning curves' tags, in the order HPARAMS lists them: accuracy first, test before validation.
+METRICS = {
+    "acc/test": "test acc",
+    "acc/val": "val acc",
+    "acc/train": "train acc",
+    "loss/test": "test loss",
+    "loss/val": "val loss",
+    "loss/train": "train loss",
+}
 
 
-def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """{'a': {'b': 1}} -> {'a.b': 1}; lists become strings, since HPARAMS shows scalars only."""
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(flatten(value, f"{name}."))
+def hidden_name(widths: Iterable[int]) -> str:
+    """Hidden widths as the `hidden` group names them: [512, 512] -> `512x2`, [512, 128] -> `512-128`."""
+    widths = [int(w) for w in widths]
+    return f"{widths[0]}x{len(widths)}" if len(set(widths)) == 1 else "-".join(map(str, widths))
+
+
+def run_choices(run_folder: Path) -> dict[str, Any]:
+    """The config-group choices Hydra recorded for a run ({} for a run composed without Hydra's run folder)."""
+    record = run_folder / ".hydra" / "hydra.yaml"
+    if not record.is_file():
+        return {}
+    return dict(OmegaConf.to_container(OmegaConf.load(record).hydra.runtime.choices))
+
+
+def compared_hparams(cfg: DictConfig, choices: Mapping[str, Any]) -> dict[str, str | float]:
+    """The values of one run that HPARAMS compares: its group choices, hidden widths and the numbers that matter."""
+    values: dict[str, str | float] = {}
+    for group, null_name in CHOICES.items():
+        if group in choices:
+            values[group] = str(choices[group]) if choices[group] is not None else str(null_name)
+    values["hidden"] = hidden_name(cfg.model.hidden)
+    values["width"], values["depth"] = float(max(cfg.model.hidden)), float(len(cfg.model.hidden))
+    for name, (key, _) in CATEGORIES.items():
+        value = OmegaConf.select(cfg, key)
+        if value is not None:
+            values[name] = str(value)
+    for name, (key, _) in NUMBERS.items():
+        value = OmegaConf.select(cfg, key)
+        if value is not None:  # absent where the optimiser has no such knob, or init_std is He's
+            values[name] = float(value)
+    return values
+
+
+def _summary(tag: str, **plugin_data: Any) -> Any:
+    from tensorboard.compat.proto.summary_pb2 import Summary
+    from tensorboard.plugins.hparams import metadata, plugin_data_pb2
+
+    data = plugin_data_pb2.HParamsPluginData(version=metadata.PLUGIN_DATA_VERSION, **plugin_data)
+    return Summary(value=[Summary.Value(tag=tag, metadata=metadata.create_summary_metadata(data))])
+
+
+def session_summaries(hparams: Mapping[str, str | float]) -> list[Any]:
+    """The two records that make a run a row of HPARAMS: its values, and that it completed."""
+    from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
+
+    start = plugin_data_pb2.SessionStartInfo(start_time_secs=time.time())
+    for name, value in hparams.items():
+        if isinstance(value, str):
+            start.hparams[name].string_value = value
         else:
-            flat[name] = str(value) if isinstance(value, (list, tuple)) or value is None else value
-    return flat
+            start.hparams[name].number_value = value
+    end = plugin_data_pb2.SessionEndInfo(status=api_pb2.STATUS_SUCCESS, end_time_secs=time.time())
+    return [
+        _summary(metadata.SESSION_START_INFO_TAG, session_start_info=start),
+        _summary(metadata.SESSION_END_INFO_TAG, session_end_info=end),
+    ]
 
 
-def log_hparams_with_metrics(logger: Logger, cfg: DictConfig, metrics: dict[str, float]) -> None:
-    """Record the run's settings (less the `_target_` plumbing) with its final losses and accuracies under `hp/`."""
-    settings = {
-        k: v
-        for k, v in flatten(OmegaConf.to_container(cfg, resolve=True)).items()
-        if not k.split(".")[-1].startswith("_")
-        and not k.startswith(("callbacks.", "logger."))
-        and k not in ("output_dir", "trainer.default_root_dir")  # the run folder: TensorBoard's run name says it
-    }
-    finals = {f"hp/{k.replace('/', '_')}": v for k, v in metrics.items() if k.split("/")[0] in ("train", "val", "test")}
-    logger.log_hyperparams(settings, metrics=finals)
+def log_run_hparams(logger: Any, cfg: DictConfig) -> None:
+    """Record this run's compared values in its TensorBoard events (a TensorBoardLogger; other loggers are skipped)."""
+    from pytorch_lightning.loggers import TensorBoardLogger
+
+    if not isinstance(logger, TensorBoardLogger):
+        return
+    hparams = compared_hparams(cfg, run_choices(Path(cfg.output_dir)))
+    # Lightning closes the writer after fit; _get_file_writer reopens it, as Lightning's log_hyperparams does.
+    writer = logger.experiment._get_file_writer()  # noqa: SLF001
+    for summary in session_summaries(hparams):
+        writer.add_summary(summary)
+
+
+def experiment_summary(runs: list[Mapping[str, str | float]]) -> Any:
+    """One experiment for all `runs`: every hyperparameter with its domain and `differs` flag, then the metrics."""
+    from tensorboard.plugins.hparams import api_pb2, metadata
+
+    labels = {"hidden": "hidden", "width": "width", "depth": "depth"} | {g: g for g in CHOICES}
+    labels |= {name: label for name, (_, label) in (CATEGORIES | NUMBERS).items()}
+    infos = []
+    for name, label in labels.items():
+        values = [run[name] for run in runs if name in run]
+        if not values:
+            continue
+        info = api_pb2.HParamInfo(name=name, display_name=label, differs=len(set(values)) > 1)
+        if all(isinstance(v, str) for v in values):
+            info.type = api_pb2.DATA_TYPE_STRING
+            info.domain_discrete.extend(sorted(set(values)))
+        else:
+            info.type = api_pb2.DATA_TYPE_FLOAT64
+            info.domain_interval.min_value, info.domain_interval.max_value = min(values), max(values)
+        infos.append(info)
+    # TensorBoard lists what differs first, then by name; within each, this order is only a tie-break.
+    infos.sort(key=lambda info: (not info.differs, info.name))
+    metrics = [
+        api_pb2.MetricInfo(name=api_pb2.MetricName(tag=tag), display_name=label) for tag, label in METRICS.items()
+    ]
+    experiment = api_pb2.Experiment(hparam_infos=infos, metric_infos=metrics, time_created_secs=time.time())
+    return _summary(metadata.EXPERIMENT_TAG, experiment=experiment)
+
+
+EXPERIMENT_SUFFIX = ".mlplab-experiment"
+
+
+def write_experiment(folder: Path, run_folders: list[Path]) -> Path:
+    """Write the experiment summary of `run_folders` into `folder`, replacing the one written before."""
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+    for old in folder.glob(f"events.out.tfevents.*{EXPERIMENT_SUFFIX}"):
+        old.unlink()  # TensorBoard keeps the first summary of a tag it reads: two would show the stale one
+    runs = [compared_hparams(OmegaConf.load(run / "config.yaml"), run_choices(run)) for run in run_folders]
+    writer = EventFileWriter(str(folder), filename_suffix=EXPERIMENT_SUFFIX)
+    writer.add_event(_event(experiment_summary(runs)))
+    writer.close()
+    (written,) = folder.glob(f"events.out.tfevents.*{EXPERIMENT_SUFFIX}")
+    return written
+
+
+def _event(summary: Any) -> Any:
+    from tensorboard.compat.proto.event_pb2 import Event
+
+    return Event(wall_time=time.time(), summary=summary)

@@ -12,10 +12,10 @@ from mlplab.runs import Run  # noqa: E402
 
 
 def validation_curves(runs: list[tuple[str, Run]]) -> Figure:
-    """val/acc against epoch, one labelled line per run."""
+    """acc/val against epoch, one labelled line per run."""
     figure, axes = plt.subplots(figsize=(8, 5), constrained_layout=True)
     for label, run in runs:
-        points = run.scalars.get("val/acc", [])
+        points = run.scalars.get("acc/val", [])
         axes.plot(range(1, len(points) + 1), [value for _, value in points], marker="o", label=label)
     axes.set(xlabel="epoch", ylabel="validation accuracy", title="Validation accuracy per epoch")
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -13,7 +13,7 @@ from mlplab.runs import Run  # noqa: E402
 
 def layer_norms(run: Run, epoch_index: int = 0) -> list[float]:
     """The run's gradient norm per layer (layer 1 first), averaged over the steps of one epoch."""
-    layers = sorted((t for t in run.scalars if t.startswith("grad_norm/layer")), key=lambda t: int(t[15:]))
+    layers = sorted((t for t in run.scalars if t.startswith("weight_grad_norm/layer")), key=lambda t: int(t[22:]))
     return [run.scalars[tag][epoch_index][1] for tag in layers]
 
 

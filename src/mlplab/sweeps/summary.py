@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 
 from mlplab.runs import Run, load_run
 
-METRICS = ("train/acc", "val/acc", "test/acc", "train/loss", "val/loss", "test/loss")
+METRICS = ("acc/train", "acc/val", "acc/test", "loss/train", "loss/val", "loss/test")
 
 
 @dataclass
@@ -37,7 +37,7 @@ def summarise_job(folder: Path) -> tuple[JobSummary, Run | None]:
     overrides = " ".join(OmegaConf.load(overrides_file)) if overrides_file.is_file() else ""
     run = load_run(folder) if (folder / "config.yaml").is_file() else None
     values = {m: run.last(m) if run else None for m in METRICS}
-    epochs = len(run.scalars.get("train/loss", [])) if run else 0  # logged every epoch, unlike val/acc
+    epochs = len(run.scalars.get("loss/train", [])) if run else 0  # logged every epoch, unlike acc/val
     summary = JobSummary(
         folder.name, overrides, status["status"], epochs, status.get("wall_s"),
         *(None if values[m] is None else round(values[m], 4) for m in METRICS), status.get("error", ""),
