@@ -65,7 +65,6 @@ def compared_hparams(cfg: DictConfig, choices: Mapping[str, Any]) -> dict[str, s
         if group in choices:
             values[group] = str(choices[group]) if choices[group] is not None else str(null_name)
     values["hidden"] = hidden_name(cfg.model.hidden)
-    values["width"], values["depth"] = float(max(cfg.model.hidden)), float(len(cfg.model.hidden))
     for name, (key, _) in CATEGORIES.items():
         value = OmegaConf.select(cfg, key)
         if value is not None:
@@ -75,6 +74,25 @@ def compared_hparams(cfg: DictConfig, choices: Mapping[str, Any]) -> dict[str, s
         if value is not None:  # absent where the optimiser has no such knob, or init_std is He's
             values[name] = float(value)
     return values
+
+
+def run_hparams(run_folder: Path) -> dict[str, str | float]:
+    """The compared values of a finished run, from its config.yaml and Hydra's record of its choices."""
+    return compared_hparams(OmegaConf.load(run_folder / "config.yaml"), run_choices(run_folder))
+
+
+def differing_labels(run_folders: list[Path]) -> list[str]:
+    """For each run, the values that differ across `run_folders`, e.g. `concise, tanh` or `lr=0.1`."""
+    values = [run_hparams(run) for run in run_folders]
+    names = [n for n in values[0] if len({str(v.get(n)) for v in values}) > 1] if values else []
+    return [", ".join(_label(n, v.get(n)) for n in names) or "run" for v in values]
+
+
+def _label(name: str, value: str | float | None) -> str:
+    """Categories read as themselves (`tanh`); numbers need their name (`lr=0.1`)."""
+    if isinstance(value, str):
+        return value
+    return f"{name}={value:g}" if value is not None else f"{name}=-"
 
 
 def _summary(tag: str, **plugin_data: Any) -> Any:
@@ -119,7 +137,7 @@ def experiment_summary(runs: list[Mapping[str, str | float]]) -> Any:
     """One experiment for all `runs`: every hyperparameter with its domain and `differs` flag, then the metrics."""
     from tensorboard.plugins.hparams import api_pb2, metadata
 
-    labels = {"hidden": "hidden", "width": "width", "depth": "depth"} | {g: g for g in CHOICES}
+    labels = {"hidden": "hidden"} | {g: g for g in CHOICES}
     labels |= {name: label for name, (_, label) in (CATEGORIES | NUMBERS).items()}
     infos = []
     for name, label in labels.items():
@@ -152,7 +170,7 @@ def write_experiment(folder: Path, run_folders: list[Path]) -> Path:
 
     for old in folder.glob(f"events.out.tfevents.*{EXPERIMENT_SUFFIX}"):
         old.unlink()  # TensorBoard keeps the first summary of a tag it reads: two would show the stale one
-    runs = [compared_hparams(OmegaConf.load(run / "config.yaml"), run_choices(run)) for run in run_folders]
+    runs = [run_hparams(run) for run in run_folders]
     writer = EventFileWriter(str(folder), filename_suffix=EXPERIMENT_SUFFIX)
     writer.add_event(_event(experiment_summary(runs)))
     writer.close()

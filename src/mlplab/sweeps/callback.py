@@ -11,7 +11,7 @@ log = logging.getLogger(__name__)
 
 
 class SweepSummary(Callback):
-    """Write the sweep's summary table and plot, and print the table."""
+    """Write the sweep's summary table, plot and TensorBoard experiment, and print the table."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         # Imported here: Hydra builds this callback in every run, and a single run never needs the
@@ -33,3 +33,4 @@ class SweepSummary(Callback):
             table.add_row(*("" if c is None else str(c) for c in cells))
         Console(width=160).print(table)
         log.info(f"summary: {folder / 'summary.md'}, {folder / 'summary.csv'}, {folder / 'val_acc.png'}")
+        log.info(f"compare in TensorBoard: make tensorboard DIR={folder}")

@@ -1,4 +1,4 @@
-"""Summarise a folder of runs (a sweep): a ranked table (CSV, Markdown) and validation curves (PNG)."""
+"""Summarise a folder of runs (a sweep): ranked table (CSV, Markdown), validation curves (PNG), HPARAMS experiment."""
 
 import csv
 import json
@@ -7,6 +7,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from mlplab.hparams import write_experiment
 from mlplab.runs import Run, load_run
 
 METRICS = ("acc/train", "acc/val", "acc/test", "loss/train", "loss/val", "loss/test")
@@ -61,7 +62,7 @@ def _markdown(rows: list[JobSummary]) -> str:
 
 
 def write_summary(folder: Path) -> list[JobSummary]:
-    """Write summary.csv, summary.md and val_acc.png into `folder`; return the ranked rows."""
+    """Write summary.csv, summary.md, val_acc.png and the HPARAMS experiment into `folder`; return the ranked rows."""
     jobs = collect(folder)
     if not jobs:
         return []
@@ -75,4 +76,8 @@ def write_summary(folder: Path) -> list[JobSummary]:
     from mlplab.figures.curves import validation_curves  # matplotlib loads only when drawing
 
     validation_curves([(job.job, run) for job, run in jobs if run]).savefig(folder / "val_acc.png", dpi=100)
+    # One experiment for the whole folder: TensorBoard pointed at it lists every run's values, what differs first.
+    logged = [run.folder for _, run in jobs if run and (run.folder / "tensorboard").is_dir()]
+    if logged:
+        write_experiment(folder, logged)
     return rows
