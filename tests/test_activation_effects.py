@@ -15,6 +15,7 @@ from omegaconf import DictConfig
 from conftest import ROOT, copy_scratch_into_concise, make_fake_fashion_mnist
 from mlplab.data.idx import read_idx
 from mlplab.data.locate import FILES
+from mlplab.hparams import differing_labels
 from mlplab.models import ConciseMLP, ScratchMLP
 from mlplab.models.activations import ACTIVATIONS
 from mlplab.models.sgd import ScratchSGD
@@ -91,3 +92,4 @@ def test_plot_gradients_draws_the_runs_of_a_folder(make_cfg: Callable[..., DictC
     result = _script("plot_gradients.py", str(tmp_path / "sweep"))
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "sweep" / "gradient_norms.png").read_bytes()[:8] == PNG_SIGNATURE
+    assert differing_labels([tmp_path / "sweep" / "0", tmp_path / "sweep" / "1"]) == ["sigmoid", "relu"], "the legend"
