@@ -79,7 +79,7 @@ def served(folder: Path) -> Iterator[tuple[TensorBoard, str]]:
         deadline = time.monotonic() + 90
         while True:  # until TensorBoard has read every run's session
             try:
-                if board.rows() and len(board.rows()) == len(board.get("/data/runs")) - 1:
+                if board.rows() and len(board.rows()) == len(board.get("/data/runs")):
                     break
             except OSError:
                 pass
@@ -109,7 +109,7 @@ def _check_opens_on_what_differs(board: TensorBoard, swept: set[str], runs: int)
     model = next(h for h in experiment["hparamInfos"] if h["name"] == "model")
     assert model["type"] == "DATA_TYPE_STRING" and model["domainDiscrete"] == ["concise", "scratch"]
     rows = board.rows()
-    assert len(rows) == runs
+    assert len(rows) == runs and sorted(board.get("/data/runs")) == sorted(row["name"] for row in rows), "no '.' run"
     assert not any(".hydra" in row["name"] or "tensorboard" in row["name"] for row in rows)
     assert _first_tag_groups(board)[:2] == ["acc", "loss"], "Time Series opens on accuracy and loss"
     return rows

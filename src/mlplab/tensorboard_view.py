@@ -45,7 +45,12 @@ def build_view(folder: Path, view: Path) -> dict[str, Path]:
         while unique in names:  # the same settings started in the same second
             unique, n = f"{name}_{n}", n + 1
         names[unique] = run
-        (view / unique).symlink_to((run / "tensorboard").resolve(), target_is_directory=True)
+        # A folder of links to the run's event files, not a link to its folder: the experiment below
+        # goes into one of these folders without touching the run's own.
+        (view / unique).mkdir()
+        for events in sorted((run / "tensorboard").glob("events.out.tfevents.*")):
+            (view / unique / events.name).symlink_to(events.resolve())
     if names:
-        write_experiment(view, list(names.values()))
+        # Into the first run's folder: at the view's root it would be a run of its own, "." in every run list.
+        write_experiment(view / next(iter(names)), list(names.values()))
     return names

@@ -6,6 +6,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from mlplab.figures.colors import run_styles  # noqa: E402
 from mlplab.runs import Run  # noqa: E402
@@ -29,6 +30,7 @@ def validation_curves(runs: list[tuple[str, Run]]) -> Figure:
         points = epochs_of(run, "acc/val")
         axes.plot([e for e, _ in points], [v for _, v in points], marker="o", label=label, **style)
     axes.set(xlabel="epoch", ylabel="validation accuracy", title="Validation accuracy per epoch")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # validations fall at epoch ends
     axes.grid(alpha=0.3)
     if len(runs) <= 8:
         axes.legend(fontsize="small", loc="lower right")
