@@ -7,6 +7,7 @@ python src/serve_tensorboard.py outputs/multirun/<sweep folder>  # one sweep
 import argparse
 import contextlib
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -39,16 +40,23 @@ def main() -> None:
     args = parser.parse_args()
     if not args.folder.is_dir():
         parser.error(f"{args.folder} is not a folder; give a folder of runs, e.g. outputs or outputs/multirun/<sweep>")
+    # `kill` (or a test's terminate) stops TensorBoard and removes the view, as Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     view = Path(tempfile.mkdtemp(prefix="mlplab-tensorboard-"))
+    server = None
     try:
         names = build_view(args.folder.resolve(), view)
         if not names:
             parser.error(f"no runs with TensorBoard events under {args.folder}")
         print(guide(f"http://{args.host}:{args.port}/?smoothing={SMOOTHING}", args.folder, list(names)), flush=True)
         command = [sys.executable, "-m", "tensorboard.main", "--logdir", str(view), "--host", args.host]
+        server = subprocess.Popen([*command, "--port", str(args.port)])
         with contextlib.suppress(KeyboardInterrupt):  # TensorBoard gets the same Ctrl-C and stops on its own
-            subprocess.run([*command, "--port", str(args.port)], check=False)
+            server.wait()
     finally:
+        if server is not None and server.poll() is None:
+            server.terminate()
+            server.wait(timeout=30)
         shutil.rmtree(view)
 
 

@@ -1,6 +1,7 @@
 """What TensorBoard shows first, asked of a real server through its HTTP API: on a sweep and on outputs/."""
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -131,6 +132,8 @@ def test_a_sweep_opens_on_its_swept_choices_against_test_accuracy(outputs: Path)
         tags = board.get("/data/plugin/scalars/tags")["0_scratch-relu"]
         assert [t for t in tags if t.startswith("lr")] == ["lr"], "one lr tag for every optimiser"
     assert f"{sweep}" in guide and "#hparams" in guide and "smoothing=0" in guide
+    with pytest.raises(OSError):
+        board.rows()  # stopped with its TensorBoard: nothing left serving
 
 
 def test_all_of_outputs_names_each_run_by_what_distinguishes_it(outputs: Path) -> None:
@@ -151,3 +154,14 @@ def test_run_and_job_folders_are_named_by_their_values(outputs: Path) -> None:
     assert name_part("model.hidden=[512,128]") == "512-128" and name_part("model.hidden=[64, 64, 64]") == "64x3"
     assert name_part("data.data_dir=/somewhere") is None and name_part("threads=1") is None
     assert split_folder_name("2026-12-02_12-10-05_123456_concise-tanh") == ("concise-tanh", "12-02_12-10-05")
+
+
+@pytest.mark.parametrize(("folder", "message"), [("missing", "is not a folder"), ("empty", "no runs with TensorBoard")])
+def test_serving_a_folder_without_runs_says_so_and_exits_2(tmp_path: Path, folder: str, message: str) -> None:
+    (tmp_path / "empty").mkdir()
+    command = [sys.executable, str(ROOT / "src" / "serve_tensorboard.py"), str(tmp_path / folder)]
+    views = tmp_path / "tmp"
+    views.mkdir()
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, env={**os.environ, "TMPDIR": str(views)})
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+    assert not list(views.iterdir()), "the temporary view is removed"
