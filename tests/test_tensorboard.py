@@ -162,6 +162,7 @@ def test_serving_a_folder_without_runs_says_so_and_exits_2(tmp_path: Path, folde
     command = [sys.executable, str(ROOT / "src" / "serve_tensorboard.py"), str(tmp_path / folder)]
     views = tmp_path / "tmp"
     views.mkdir()
-    result = subprocess.run(command, capture_output=True, text=True, timeout=60, env={**os.environ, "TMPDIR": str(views)})
+    env = {**os.environ, "TMPDIR": str(views)}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
     assert not list(views.iterdir()), "the temporary view is removed"
