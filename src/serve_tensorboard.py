@@ -13,10 +13,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from mlplab.tensorboard_view import build_view
+from mlplab.tensorboard_view import build_view, link_new_events
 
 # Curves of 3-40 points: TensorBoard's default smoothing (0.6) moves them visibly and can swap two runs.
 SMOOTHING = 0
+RESCAN_S = 10  # how often event files that runs add later (eval, resume) are linked into the view
 
 
 def guide(url: str, folder: Path, names: list[str]) -> str:
@@ -27,7 +28,7 @@ def guide(url: str, folder: Path, names: list[str]) -> str:
         f"  {url}#hparams      HPARAMS: a row per run; the settings that differ first, then test and val accuracy",
         "                       (PARALLEL COORDINATES VIEW: each setting against the accuracy)",
         f"  {url}#timeseries   TIME SERIES: acc/ and loss/ curves (train, val, test), with smoothing {SMOOTHING}",
-        "  runs started after this do not appear until you restart it; Ctrl-C stops it",
+        "  runs started after this appear when you restart it; Ctrl-C stops it",
     ])  # fmt: skip
 
 
@@ -52,7 +53,10 @@ def main() -> None:
         command = [sys.executable, "-m", "tensorboard.main", "--logdir", str(view), "--host", args.host]
         server = subprocess.Popen([*command, "--port", str(args.port)])
         with contextlib.suppress(KeyboardInterrupt):  # TensorBoard gets the same Ctrl-C and stops on its own
-            server.wait()
+            while server.poll() is None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    server.wait(timeout=RESCAN_S)
+                link_new_events(view, names)
     finally:
         if server is not None and server.poll() is None:
             server.terminate()

@@ -131,6 +131,13 @@ def test_a_sweep_opens_on_its_swept_choices_against_test_accuracy(outputs: Path)
             assert board.scalars(row["name"], "acc/test")[-1][1] == board.scalars(row["name"], "acc/train")[-1][1]
         tags = board.get("/data/plugin/scalars/tags")["0_scratch-relu"]
         assert [t for t in tags if t.startswith("lr")] == ["lr"], "one lr tag for every optimiser"
+        # Evaluating a run while it is served: its results join the run in the view.
+        evaluate = [sys.executable, str(ROOT / "src" / "eval.py"), str(sweep / "0_scratch-relu")]
+        assert subprocess.run(evaluate, capture_output=True, timeout=300).returncode == 0
+        deadline = time.monotonic() + 60
+        while "results/last/test_acc" not in board.get("/data/plugin/scalars/tags")["0_scratch-relu"]:
+            assert time.monotonic() < deadline, "eval's events never reached the served run"
+            time.sleep(1)
     assert f"{sweep}" in guide and "#hparams" in guide and "smoothing=0" in guide
     with pytest.raises(OSError):
         board.rows()  # stopped with its TensorBoard: nothing left serving

@@ -48,9 +48,19 @@ def build_view(folder: Path, view: Path) -> dict[str, Path]:
         # A folder of links to the run's event files, not a link to its folder: the experiment below
         # goes into one of these folders without touching the run's own.
         (view / unique).mkdir()
-        for events in sorted((run / "tensorboard").glob("events.out.tfevents.*")):
-            (view / unique / events.name).symlink_to(events.resolve())
+    link_new_events(view, names)
     if names:
         # Into the first run's folder: at the view's root it would be a run of its own, "." in every run list.
         write_experiment(view / next(iter(names)), list(names.values()))
     return names
+
+
+def link_new_events(view: Path, names: dict[str, Path]) -> int:
+    """Link the event files the runs wrote since the view was built (eval, resume); return how many."""
+    added = 0
+    for name, run in names.items():
+        for events in sorted((run / "tensorboard").glob("events.out.tfevents.*")):
+            if not (view / name / events.name).is_symlink():
+                (view / name / events.name).symlink_to(events.resolve())
+                added += 1
+    return added
