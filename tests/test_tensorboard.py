@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, tiny_overrides
+from mlplab.hparams import hparam_name
 from mlplab.naming import name_part, split_folder_name
 
 SWEPT = ("model=scratch,concise", "activation=relu,tanh")
@@ -30,11 +31,14 @@ def _train(fake_data: Path, cwd: Path, *args: str) -> None:
 
 @pytest.fixture(scope="module")
 def outputs(fake_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """outputs/ holding a 4-job model x activation sweep and two single runs."""
+    """outputs/ holding a 4-job model x activation sweep and two single runs, which differ in more.
+
+    Six settings differ: alphabetically, model would be sixth and TensorBoard shows five.
+    """
     cwd = tmp_path_factory.mktemp("project")
     _train(fake_data, cwd, "-m", *SWEPT)
     _train(fake_data, cwd, "activation=sigmoid")
-    _train(fake_data, cwd, "model=concise", "hidden=512x2")
+    _train(fake_data, cwd, "model=concise", "hidden=512x2", "model.dropout=0.2", "model.init_std=0.02")
     return cwd / "outputs"
 
 
@@ -103,11 +107,11 @@ def _first_tag_groups(board: TensorBoard) -> list[str]:
 
 def _check_opens_on_what_differs(board: TensorBoard, swept: set[str], runs: int) -> list[dict]:
     experiment = board.experiment()
-    hparams = [h["name"] for h in experiment["hparamInfos"]]
-    differing = {h["name"] for h in experiment["hparamInfos"] if h["differs"]}
+    hparams = [h["displayName"] for h in experiment["hparamInfos"]]  # TensorBoard's order, as labelled
+    differing = {h["displayName"] for h in experiment["hparamInfos"] if h["differs"]}
     assert swept <= differing and swept <= set(hparams[:5]), hparams
     assert [m["name"]["tag"] for m in experiment["metricInfos"][:2]] == ["acc/test", "acc/val"]
-    model = next(h for h in experiment["hparamInfos"] if h["name"] == "model")
+    model = next(h for h in experiment["hparamInfos"] if h["displayName"] == "model")
     assert model["type"] == "DATA_TYPE_STRING" and model["domainDiscrete"] == ["concise", "scratch"]
     rows = board.rows()
     assert len(rows) == runs and sorted(board.get("/data/runs")) == sorted(row["name"] for row in rows), "no '.' run"
@@ -126,7 +130,8 @@ def test_a_sweep_opens_on_its_swept_choices_against_test_accuracy(outputs: Path)
             final = {m["name"]["tag"]: m["value"] for m in row["metricValues"]}
             recorded = json.loads((sweep / row["name"] / "metrics.json").read_text())
             assert final["acc/test"] == pytest.approx(recorded["acc/test"]) and "hp/test_acc" not in final
-            assert {row["hparams"]["model"], row["hparams"]["activation"]} == set(row["name"][2:].split("-"))
+            values = {row["hparams"][hparam_name("model")], row["hparams"][hparam_name("activation")]}
+            assert values == set(row["name"][2:].split("-"))
             # test accuracy where the curves end, not a dot at step 0
             assert board.scalars(row["name"], "acc/test")[-1][1] == board.scalars(row["name"], "acc/train")[-1][1]
         tags = board.get("/data/plugin/scalars/tags")["0_scratch-relu"]
@@ -148,14 +153,14 @@ def test_all_of_outputs_names_each_run_by_what_distinguishes_it(outputs: Path) -
         rows = _check_opens_on_what_differs(board, {"model", "activation", "hidden"}, runs=6)
     names = [row["name"] for row in rows]
     assert len({name[:15] for name in names}) == 6, f"HPARAMS shows about 15 characters of a name: {names}"
-    assert sum(n.startswith(("scratch-sigmoid-", "concise-relu-512x2-")) for n in names) == 2, names
+    assert sum(n.startswith(("scratch-sigmoid-", "concise-relu-512x2-dropout")) for n in names) == 2, names
     assert sum(n.startswith(("scratch-relu_", "concise-tanh_")) for n in names) == 2, names
 
 
 def test_run_and_job_folders_are_named_by_their_values(outputs: Path) -> None:
     singles = sorted(split_folder_name(run.name)[0] for run in (outputs / "runs").iterdir())
     assert singles == [
-        "concise-relu-512x2-batch_size=64-val_size=200-max_epochs=2",
+        "concise-relu-512x2-dropout=0.2-init_std=0.02-batch_size=64-val_size=200",  # whole parts, 80 characters at most
         "scratch-sigmoid-batch_size=64-val_size=200-max_epochs=2",
     ]
     assert name_part("model.hidden=[512,128]") == "512-128" and name_part("model.hidden=[64, 64, 64]") == "64x3"

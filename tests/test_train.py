@@ -55,8 +55,9 @@ def test_train_writes_checkpoints_metrics_and_tensorboard_events(make_cfg: Calla
         assert len(events.Scalars(tag)) == 2, f"{tag}: one value per epoch"
     assert events.Scalars("acc/val")[-1].value == pytest.approx(metrics["acc/val"])
     params, kinds = _hparams(events)
-    assert params["lr"].number_value == 0.5 and params["activation"].string_value == "relu"
-    assert params["hidden"].string_value == "256x1" and params["batch_size"].number_value == 64
+    value = {key.split(" ", 1)[1]: v for key, v in params.items()}  # "05 lr" -> "lr"
+    assert value["lr"].number_value == 0.5 and value["activation"].string_value == "relu"
+    assert value["hidden"].string_value == "256x1" and value["batch_size"].number_value == 64
     # No experiment of its own: TensorBoard would show the first run's for a whole folder.
     assert sorted(kinds) == ["session_end_info", "session_start_info"]
     # HPARAMS reads the curves' last values: the test accuracy sits where the training curve ends.

@@ -33,6 +33,12 @@ NUMBERS = {
     "val_size": ("data.val_size", "val images"),
     "seed": ("seed", "seed"),
 }
+# TensorBoard sorts hyperparameters by name, what differs first, and shows the first five: names carry
+# this rank (`01 model`) so that, of what differs, what matters most comes first. The labels shown
+# are the display names (`model`).
+RANK = ("model", "activation", "hidden", "optimizer", "lr", "scheduler", "experiment", "batch_size", "epochs",
+        "dropout", "weight_decay", "momentum", "label_smoothing", "init_std", "precision", "normalize", "val_size",
+        "seed")  # fmt: skip
 # The learning curves' tags, in the order HPARAMS lists them: accuracy first, test before validation.
 METRICS = {
     "acc/test": "test acc",
@@ -42,6 +48,11 @@ METRICS = {
     "loss/val": "val loss",
     "loss/train": "train loss",
 }
+
+
+def hparam_name(key: str) -> str:
+    """The name TensorBoard records for a compared value: its rank, then its key (`01 model`)."""
+    return f"{RANK.index(key) + 1:02d} {key}"
 
 
 def hidden_name(widths: Iterable[int]) -> str:
@@ -108,11 +119,11 @@ def session_summaries(hparams: Mapping[str, str | float]) -> list[Any]:
     from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 
     start = plugin_data_pb2.SessionStartInfo(start_time_secs=time.time())
-    for name, value in hparams.items():
+    for key, value in hparams.items():
         if isinstance(value, str):
-            start.hparams[name].string_value = value
+            start.hparams[hparam_name(key)].string_value = value
         else:
-            start.hparams[name].number_value = value
+            start.hparams[hparam_name(key)].number_value = value
     end = plugin_data_pb2.SessionEndInfo(status=api_pb2.STATUS_SUCCESS, end_time_secs=time.time())
     return [
         _summary(metadata.SESSION_START_INFO_TAG, session_start_info=start),
@@ -144,7 +155,7 @@ def experiment_summary(runs: list[Mapping[str, str | float]]) -> Any:
         values = [run[name] for run in runs if name in run]
         if not values:
             continue
-        info = api_pb2.HParamInfo(name=name, display_name=label, differs=len(set(values)) > 1)
+        info = api_pb2.HParamInfo(name=hparam_name(name), display_name=label, differs=len(set(values)) > 1)
         if all(isinstance(v, str) for v in values):
             info.type = api_pb2.DATA_TYPE_STRING
             info.domain_discrete.extend(sorted(set(values)))
@@ -152,8 +163,7 @@ def experiment_summary(runs: list[Mapping[str, str | float]]) -> Any:
             info.type = api_pb2.DATA_TYPE_FLOAT64
             info.domain_interval.min_value, info.domain_interval.max_value = min(values), max(values)
         infos.append(info)
-    # TensorBoard lists what differs first, then by name; within each, this order is only a tie-break.
-    infos.sort(key=lambda info: (not info.differs, info.name))
+    infos.sort(key=lambda info: (not info.differs, info.name))  # as TensorBoard will
     metrics = [
         api_pb2.MetricInfo(name=api_pb2.MetricName(tag=tag), display_name=label) for tag, label in METRICS.items()
     ]

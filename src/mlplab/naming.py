@@ -43,8 +43,13 @@ def name_part(override: str) -> str | None:
 
 
 def _join(parts: list[str]) -> str:
-    unique = list(dict.fromkeys(p for p in parts if p))
-    return "-".join(unique)[:MAX_LENGTH]
+    """The parts joined by `-`, each once, as many whole parts as fit in MAX_LENGTH."""
+    name = ""
+    for part in dict.fromkeys(p for p in parts if p):
+        if len(name) + len(part) + 1 > MAX_LENGTH:
+            break
+        name = f"{name}-{part}" if name else part
+    return name
 
 
 def swept_keys() -> set[str]:
