@@ -6,6 +6,8 @@ first among the metrics. The metrics are the learning curves themselves (`acc/te
 HPARAMS shows the last value of each, and "Show Metrics" on a row plots the curves.
 """
 
+import shutil
+import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -114,9 +116,9 @@ def _summary(tag: str, **plugin_data: Any) -> Any:
     return Summary(value=[Summary.Value(tag=tag, metadata=metadata.create_summary_metadata(data))])
 
 
-def session_summaries(hparams: Mapping[str, str | float]) -> list[Any]:
-    """The two records that make a run a row of HPARAMS: its values, and that it completed."""
-    from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
+def session_start(hparams: Mapping[str, str | float]) -> Any:
+    """The record that makes a run a row of HPARAMS: its compared values."""
+    from tensorboard.plugins.hparams import metadata, plugin_data_pb2
 
     start = plugin_data_pb2.SessionStartInfo(start_time_secs=time.time())
     for key, value in hparams.items():
@@ -124,11 +126,15 @@ def session_summaries(hparams: Mapping[str, str | float]) -> list[Any]:
             start.hparams[hparam_name(key)].string_value = value
         else:
             start.hparams[hparam_name(key)].number_value = value
+    return _summary(metadata.SESSION_START_INFO_TAG, session_start_info=start)
+
+
+def session_end() -> Any:
+    """The record that says a run completed."""
+    from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
+
     end = plugin_data_pb2.SessionEndInfo(status=api_pb2.STATUS_SUCCESS, end_time_secs=time.time())
-    return [
-        _summary(metadata.SESSION_START_INFO_TAG, session_start_info=start),
-        _summary(metadata.SESSION_END_INFO_TAG, session_end_info=end),
-    ]
+    return _summary(metadata.SESSION_END_INFO_TAG, session_end_info=end)
 
 
 def log_run_hparams(logger: Any, cfg: DictConfig) -> None:
@@ -140,8 +146,8 @@ def log_run_hparams(logger: Any, cfg: DictConfig) -> None:
     hparams = compared_hparams(cfg, run_choices(Path(cfg.output_dir)))
     # Lightning closes the writer after fit; _get_file_writer reopens it, as Lightning's log_hyperparams does.
     writer = logger.experiment._get_file_writer()  # noqa: SLF001
-    for summary in session_summaries(hparams):
-        writer.add_summary(summary)
+    writer.add_summary(session_start(hparams))
+    writer.add_summary(session_end())
 
 
 def experiment_summary(runs: list[Mapping[str, str | float]]) -> Any:
@@ -171,24 +177,27 @@ def experiment_summary(runs: list[Mapping[str, str | float]]) -> Any:
     return _summary(metadata.EXPERIMENT_TAG, experiment=experiment)
 
 
-EXPERIMENT_SUFFIX = ".mlplab-experiment"
+# TensorBoard reads a run's event files in name order and keeps the first record of a tag: these names
+# come first, so what this project writes wins over an older record of the same tag.
+EXPERIMENT_FILE = "events.out.tfevents.0000000000.mlplab-experiment"
+SESSION_FILE = "events.out.tfevents.0000000000.mlplab-session"
 
 
 def write_experiment(folder: Path, run_folders: list[Path]) -> Path:
     """Write the experiment summary of `run_folders` into `folder`, replacing the one written before."""
+    return write_events(folder / EXPERIMENT_FILE, [experiment_summary([run_hparams(run) for run in run_folders])])
+
+
+def write_events(path: Path, summaries: list[Any]) -> Path:
+    """Write `summaries` into the event file `path` (TensorBoard's own writer names its files by time)."""
+    from tensorboard.compat.proto.event_pb2 import Event
     from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
-    for old in folder.glob(f"events.out.tfevents.*{EXPERIMENT_SUFFIX}"):
-        old.unlink()  # TensorBoard keeps the first summary of a tag it reads: two would show the stale one
-    runs = [run_hparams(run) for run in run_folders]
-    writer = EventFileWriter(str(folder), filename_suffix=EXPERIMENT_SUFFIX)
-    writer.add_event(_event(experiment_summary(runs)))
-    writer.close()
-    (written,) = folder.glob(f"events.out.tfevents.*{EXPERIMENT_SUFFIX}")
-    return written
-
-
-def _event(summary: Any) -> Any:
-    from tensorboard.compat.proto.event_pb2 import Event
-
-    return Event(wall_time=time.time(), summary=summary)
+    with tempfile.TemporaryDirectory() as scratch:
+        writer = EventFileWriter(scratch)
+        for summary in summaries:
+            writer.add_event(Event(wall_time=time.time(), summary=summary))
+        writer.close()
+        (written,) = Path(scratch).iterdir()
+        shutil.move(written, path)
+    return path

@@ -8,7 +8,7 @@ reads `multirun/2026-1…` in every row of HPARAMS. In the view the same run is 
 import re
 from pathlib import Path
 
-from mlplab.hparams import write_experiment
+from mlplab.hparams import SESSION_FILE, run_hparams, session_start, write_events, write_experiment
 from mlplab.naming import JOB, split_folder_name
 
 
@@ -48,10 +48,13 @@ def build_view(folder: Path, view: Path) -> dict[str, Path]:
         # A folder of links to the run's event files, not a link to its folder: the experiment below
         # goes into one of these folders without touching the run's own.
         (view / unique).mkdir()
+        # Its values as the experiment below names them, whatever an older version of the run recorded.
+        write_events(view / unique / SESSION_FILE, [session_start(run_hparams(run))])
     link_new_events(view, names)
     if names:
-        # Into the first run's folder: at the view's root it would be a run of its own, "." in every run list.
-        write_experiment(view / next(iter(names)), list(names.values()))
+        # Into the folder of the run TensorBoard lists first: at the view's root it would be a run of its
+        # own, "." in every run list; and TensorBoard takes the first experiment it finds.
+        write_experiment(view / min(names), list(names.values()))
     return names
 
 
