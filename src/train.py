@@ -28,7 +28,7 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 from mlplab.config import check, register_configs
 from mlplab.distributed import adopt_submitit_tasks, check_multirun_ddp, global_rank
 from mlplab.errors import MlplabError
-from mlplab.hparams import log_run_hparams
+from mlplab.hparams_events import log_run_hparams
 from mlplab.status import recorded_status, write_json_atomic
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,8 @@ reads `multirun/2026-1…` in every row of HPARAMS. In the view the same run is 
 import re
 from pathlib import Path
 
-from mlplab.hparams import SESSION_FILE, run_hparams, session_start, write_events, write_experiment
+from mlplab.hparams import run_hparams
+from mlplab.hparams_events import SESSION_FILE, session_start, write_events, write_experiment
 from mlplab.naming import JOB, split_folder_name
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from mlplab.hparams import write_experiment
+from mlplab.hparams_events import write_experiment
 from mlplab.runs import Run, load_run
 
 METRICS = ("acc/train", "acc/val", "acc/test", "loss/train", "loss/val", "loss/test")
