@@ -39,6 +39,8 @@ def outputs(fake_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     _train(fake_data, cwd, "-m", *SWEPT)
     _train(fake_data, cwd, "activation=sigmoid")
     _train(fake_data, cwd, "model=concise", "hidden=512x2", "model.dropout=0.2", "model.init_std=0.02")
+    newest = max((cwd / "outputs" / "runs").iterdir())
+    (cwd / "outputs" / "latest").symlink_to(newest.relative_to(cwd / "outputs"))  # a pointer: no run of its own
     return cwd / "outputs"
 
 

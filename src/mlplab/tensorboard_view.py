@@ -11,6 +11,7 @@ from pathlib import Path
 from mlplab.hparams import run_hparams
 from mlplab.hparams_events import SESSION_FILE, session_start, write_events, write_experiment
 from mlplab.naming import JOB, split_folder_name
+from mlplab.runs import reached_through_link
 
 
 def run_folders(folder: Path) -> list[Path]:
@@ -20,7 +21,8 @@ def run_folders(folder: Path) -> list[Path]:
         return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(path))]
 
     configs = sorted(folder.glob("**/config.yaml"), key=natural)
-    return [c.parent for c in configs if c.parent.name != ".hydra" and (c.parent / "tensorboard").is_dir()]
+    runs = [c.parent for c in configs if c.parent.name != ".hydra" and (c.parent / "tensorboard").is_dir()]
+    return [run for run in runs if not reached_through_link(run, folder)]
 
 
 def view_name(run: Path, folder: Path) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from mlplab.hparams_events import write_experiment
-from mlplab.runs import Run, load_run
+from mlplab.runs import Run, load_run, reached_through_link
 
 METRICS = ("acc/train", "acc/val", "acc/test", "loss/train", "loss/val", "loss/test")
 
@@ -48,7 +48,8 @@ def summarise_job(folder: Path) -> tuple[JobSummary, Run | None]:
 
 def collect(folder: Path) -> list[tuple[JobSummary, Run | None]]:
     """Every job below `folder`, completed jobs ranked by validation accuracy, the rest after them."""
-    jobs = [summarise_job(status.parent) for status in folder.glob("**/status.json")]
+    folders = [s.parent for s in folder.glob("**/status.json") if not reached_through_link(s.parent, folder)]
+    jobs = [summarise_job(job) for job in folders]
     return sorted(jobs, key=lambda j: (j[0].status != "completed", -(j[0].val_acc or 0.0), j[0].job))
 
 
