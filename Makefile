@@ -58,8 +58,9 @@ lint: $(VENV)/.installed ## ruff: lint and format check
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
 
-tensorboard: $(VENV)/.installed ## serve TensorBoard for every run under outputs/ on 127.0.0.1:6006
-	$(VENV)/bin/tensorboard --logdir outputs --host 127.0.0.1 --port 6006
+PORT ?= 6006
+tensorboard: $(VENV)/.installed ## compare runs in TensorBoard on 127.0.0.1:6006: every run under outputs/, or one sweep: DIR=<folder>
+	$(PY) src/serve_tensorboard.py $(or $(DIR),outputs) --port $(PORT)
 
 clean: ## delete outputs/ (all runs!) and caches
 	rm -rf outputs .pytest_cache .ruff_cache

@@ -56,10 +56,10 @@ def evaluate(path: Path) -> dict[str, float]:
     figure.savefig(out / "confusion_matrix.png", dpi=100, bbox_inches="tight")
 
     with SummaryWriter(str(folder / "tensorboard")) as writer:
-        writer.add_figure(f"eval/{checkpoint_path.stem}/confusion_matrix", figure)
-        writer.add_text(f"eval/{checkpoint_path.stem}/per_class_accuracy", table)
-        writer.add_scalar(f"eval/{checkpoint_path.stem}/test_acc", accuracy)
-    return {"test/acc": accuracy} | {f"test/acc/{n}": a for n, a in zip(CLASSES, per_class.tolist(), strict=True)}
+        writer.add_figure(f"results/{checkpoint_path.stem}/confusion_matrix", figure)
+        writer.add_text(f"results/{checkpoint_path.stem}/per_class_accuracy", table)
+        writer.add_scalar(f"results/{checkpoint_path.stem}/test_acc", accuracy)
+    return {"acc/test": accuracy} | {f"acc/test/{n}": a for n, a in zip(CLASSES, per_class.tolist(), strict=True)}
 
 
 def main() -> None:
@@ -70,11 +70,11 @@ def main() -> None:
     with reported_as_one_line():
         results = evaluate(path)
     for name in CLASSES:
-        print(f"{name:>12}  {results[f'test/acc/{name}']:.4f}")
-    line = f"test acc {results['test/acc']:.4f}"
+        print(f"{name:>12}  {results[f'acc/test/{name}']:.4f}")
+    line = f"test acc {results['acc/test']:.4f}"
     recorded = run_folder_of(path) / "metrics.json"
     if path.suffix != ".ckpt" and recorded.is_file():
-        line += f" (recorded at the end of training: {json.loads(recorded.read_text())['test/acc']:.4f})"
+        line += f" (recorded at the end of training: {json.loads(recorded.read_text())['acc/test']:.4f})"
     print(line)
 
 

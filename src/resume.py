@@ -59,7 +59,7 @@ def resume(folder: Path, overrides: list[str]) -> dict[str, float]:
     with recorded_status(folder, enabled=global_rank() == 0):  # DDP's other ranks rerun this script
         for stale in (folder / "checkpoints").glob(".*.tmp"):  # a save cut short by kill -9; the lock says so
             stale.unlink()
-        reached = {k: v for k, v in checkpoint.get("mlplab_metrics", {}).items() if k.startswith(("train/", "val/"))}
+        reached = {k: v for k, v in checkpoint.get("mlplab_metrics", {}).items() if k.endswith(("/train", "/val"))}
         return train(cfg, resume_from=checkpoint_path, reached=reached)
 
 

@@ -31,7 +31,7 @@ from mlplab.config import check, recorded_config, register_configs
 from mlplab.console import describe, point_latest_at, quiet_lightning, shown_path
 from mlplab.distributed import adopt_submitit_tasks, check_multirun_ddp, global_rank
 from mlplab.errors import MlplabError
-from mlplab.hparams import log_hparams_with_metrics
+from mlplab.hparams_events import log_run_hparams
 from mlplab.status import recorded_status, write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -81,8 +81,8 @@ def train(
     trainer.test(model, datamodule=datamodule, verbose=False)
     metrics |= _final_metrics(trainer)
     if trainer.is_global_zero:  # the other DDP ranks hold the same, synced numbers
-        log.info(f"test acc {metrics['test/acc']:.3f}")
-        log_hparams_with_metrics(logger, cfg, metrics)
+        log.info(f"test acc {metrics['acc/test']:.3f}")
+        log_run_hparams(logger, cfg)  # a row of TensorBoard's HPARAMS: the metrics are the curves' last values
         logger.finalize("success")
         write_json_atomic(output_dir / "metrics.json", metrics)
         if not (HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN):  # a sweep says it once
@@ -123,7 +123,7 @@ def main(cfg: DictConfig) -> float:
         return float("nan")  # in a sweep: status.json records the failure and the other jobs go on
     except (SystemExit, KeyboardInterrupt) as stop:  # Lightning turns them into SystemExit after saving
         raise SystemExit(interrupted(stop, Path(cfg.output_dir))) from None
-    return metrics.get("val/acc", metrics["test/acc"])
+    return metrics.get("acc/val", metrics["acc/test"])
 
 
 def interrupted(stop: BaseException, folder: Path) -> int:

@@ -15,6 +15,7 @@ from omegaconf import DictConfig
 from conftest import ROOT, copy_scratch_into_concise, make_fake_fashion_mnist
 from mlplab.data.idx import read_idx
 from mlplab.data.locate import FILES
+from mlplab.hparams import differing_labels
 from mlplab.models import ConciseMLP, ScratchMLP
 from mlplab.models.activations import ACTIVATIONS
 from mlplab.models.sgd import ScratchSGD
@@ -53,12 +54,12 @@ def test_gradient_norms_and_saturation_are_logged_per_layer_per_epoch(
     train(cfg)
     (run,) = find_runs(Path(cfg.output_dir))
     for layer in range(1, 5):
-        norms = [value for _, value in run.scalars[f"grad_norm/layer{layer}"]]
+        norms = [value for _, value in run.scalars[f"weight_grad_norm/layer{layer}"]]
         assert len(norms) == 2 and all(math.isfinite(v) and v > 0 for v in norms), layer
     for layer in range(1, 4):
         fractions = [value for _, value in run.scalars[f"saturated/layer{layer}"]]
         assert len(fractions) == 2 and all(0.0 <= v <= 1.0 for v in fractions)
-    assert "grad_norm/layer5" not in run.scalars and "saturated/layer4" not in run.scalars
+    assert "weight_grad_norm/layer5" not in run.scalars and "saturated/layer4" not in run.scalars
 
 
 def test_deep_sigmoid_mlp_gradient_vanishes_towards_the_input(tmp_path: Path) -> None:
@@ -91,3 +92,4 @@ def test_plot_gradients_draws_the_runs_of_a_folder(make_cfg: Callable[..., DictC
     result = _script("plot_gradients.py", str(tmp_path / "sweep"))
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "sweep" / "gradient_norms.png").read_bytes()[:8] == PNG_SIGNATURE
+    assert differing_labels([tmp_path / "sweep" / "0", tmp_path / "sweep" / "1"]) == ["sigmoid", "relu"], "the legend"

@@ -203,7 +203,7 @@ def test_debug_fast_and_the_csv_logger(fake_data: Path, tmp_path: Path) -> None:
     result = _run("logger=csv", "trainer.max_epochs=1", *_overrides(fake_data, tmp_path / "csv"))
     assert result.returncode == 0, result.stderr[-2000:]
     rows = (tmp_path / "csv" / "csv" / "metrics.csv").read_text().splitlines()
-    assert "val/acc" in rows[0] and len(rows) >= 2
+    assert "acc/val" in rows[0] and len(rows) >= 2
 
 
 def test_a_diverging_run_names_the_update_where_it_happened(fake_data: Path, tmp_path: Path) -> None:

@@ -38,7 +38,7 @@ def test_two_process_ddp_run_shards_the_data_syncs_metrics_and_writes_one_set_of
     assert json.loads((run_dir / "status.json").read_text())["status"] == "completed"
 
     # Each rank tested half of the 300 test images; the synced accuracy is that of all 300.
-    recorded = json.loads((run_dir / "metrics.json").read_text())["test/acc"]
+    recorded = json.loads((run_dir / "metrics.json").read_text())["acc/test"]
     evaluated = subprocess.run(
         [sys.executable, str(ROOT / "src" / "eval.py"), str(run_dir)], capture_output=True, text=True
     )
@@ -100,4 +100,4 @@ def test_interrupted_ddp_run_resumes_to_the_same_metrics_as_an_uninterrupted_one
 
     finals = [json.loads((d / "metrics.json").read_text()) for d in (interrupted, straight)]
     untimed = [{k: v for k, v in final.items() if not k.startswith("time/")} for final in finals]
-    assert untimed[0] == untimed[1] and "test/acc" in untimed[0]
+    assert untimed[0] == untimed[1] and "acc/test" in untimed[0]

@@ -92,7 +92,7 @@ def test_resumed_run_ends_exactly_like_an_uninterrupted_one(slow_data: Path, tmp
 
     finals = [json.loads((d / "metrics.json").read_text()) for d in (interrupted, straight)]
     untimed = [{k: v for k, v in final.items() if not k.startswith("time/")} for final in finals]
-    assert untimed[0] == untimed[1] and "test/acc" in untimed[0]
+    assert untimed[0] == untimed[1] and "acc/test" in untimed[0]
     assert _status(interrupted)["status"] == "completed"
     assert len(list((interrupted / "tensorboard").glob("events.out.tfevents.*"))) >= 2, "one TensorBoard run, resumed"
     log = (interrupted / "train.log").read_text()
@@ -124,7 +124,7 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_eval_reproduces_the_recorded_test_accuracy_and_writes_its_tables(trained_run: Path) -> None:
     result = _script("eval.py", trained_run)
     assert result.returncode == 0, result.stderr
-    recorded = json.loads((trained_run / "metrics.json").read_text())["test/acc"]
+    recorded = json.loads((trained_run / "metrics.json").read_text())["acc/test"]
     printed = float(result.stdout.split("test acc ")[1].split()[0])
     assert abs(printed - recorded) < 1e-4
     out = trained_run / "eval" / "last"

@@ -258,10 +258,10 @@ def test_a_finished_run_is_extended_in_its_own_folder(finished: Path, tmp_path: 
     assert {p.name for p in (moved / "checkpoints").iterdir()} == {"best.ckpt", "last.ckpt"}, "no -v1 copies"
     assert _loads(moved / "checkpoints" / "last.ckpt")["epoch"] == 1
     metrics = json.loads((moved / "metrics.json").read_text())
-    assert {"train/acc", "train/loss", "val/acc", "val/loss", "test/acc", "test/loss"} <= set(metrics)
+    assert {"acc/train", "loss/train", "acc/val", "loss/val", "acc/test", "loss/test"} <= set(metrics)
     evaluated = subprocess.run([sys.executable, EVAL, str(moved)], capture_output=True, text=True)
     printed = float(evaluated.stdout.split("test acc ")[1].split()[0])
-    assert abs(printed - metrics["test/acc"]) < 1e-4
+    assert abs(printed - metrics["acc/test"]) < 1e-4
     assert read_status(moved)["status"] == "completed"
     assert (run_dir / "metrics.json").read_text() != (moved / "metrics.json").read_text(), "the original is untouched"
 
@@ -278,7 +278,7 @@ def test_a_resume_of_a_run_killed_before_its_test_writes_complete_metrics(data: 
     result = subprocess.run([sys.executable, RESUME, str(run_dir)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert {"train/acc", "train/loss", "val/acc", "val/loss", "test/acc", "test/loss"} <= set(metrics)
+    assert {"acc/train", "loss/train", "acc/val", "loss/val", "acc/test", "loss/test"} <= set(metrics)
 
 
 @pytest.mark.parametrize(

@@ -20,5 +20,5 @@ def test_chapter_preset_reaches_080_test_accuracy_in_3_epochs(preset: str, tmp_p
     with initialize_config_dir(version_base="1.3", config_dir=str(CONF)):
         cfg = compose("train", overrides=[f"experiment={preset}", "trainer.max_epochs=3", f"output_dir={tmp_path}"])
     metrics = train(cfg)
-    assert metrics["test/acc"] >= 0.80
-    assert metrics["test/acc"] == pytest.approx(metrics["val/acc"]), "the chapter validates on the test set"
+    assert metrics["acc/test"] >= 0.80
+    assert metrics["acc/test"] == pytest.approx(metrics["acc/val"]), "the chapter validates on the test set"

@@ -73,7 +73,7 @@ def test_a_pruner_stops_the_trials_of_a_bad_region_after_one_epoch(fake_data: Pa
         assert _status(trial.user_attrs["run_folder"]) == ("pruned" if bad else "completed")
         run = load_run(Path(trial.user_attrs["run_folder"]))
         reported = [round(v, 4) for v in trial.intermediate_values.values()]
-        assert reported == [round(v, 4) for _, v in run.scalars["val/acc"]], "every epoch's val acc, as logged"
+        assert reported == [round(v, 4) for _, v in run.scalars["acc/val"]], "every epoch's val acc, as logged"
         assert len(reported) == (1 if bad else 3)
 
     rows = {row["job"]: row for row in _summary_rows(sweep)}
@@ -143,7 +143,7 @@ def test_two_trials_run_in_parallel_through_joblib_and_share_one_journal(fake_da
     for trial, folder in zip(trials, folders, strict=True):
         run = load_run(folder)
         assert len(trial.intermediate_values) == 2, "each worker process reported its epochs to the journal"
-        assert trial.value == pytest.approx(run.last("val/acc"), abs=1e-6)
+        assert trial.value == pytest.approx(run.last("acc/val"), abs=1e-6)
 
 
 def test_the_search_space_is_read_from_hydra_sweep_syntax() -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException, MissingConfigException
@@ -53,6 +54,7 @@ def check_command_line(overrides: list[str], multirun: bool) -> None:
             cfg = _composed(job)
             _check_job(cfg)
         assert cfg is not None
+        HydraConfig.instance().set_config(cfg)  # the folder names' resolvers read Hydra's record of the job
         if multirun or cfg.hydra.mode == "MULTIRUN":
             _check_writable(Path(cfg.hydra.sweep.dir), "hydra.sweep.dir")
         else:

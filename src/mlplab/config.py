@@ -11,7 +11,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-import mlplab.sweeps.naming  # noqa: F401 - registers ${mlplab_swept:} wherever configs are resolved
+import mlplab.naming  # noqa: F401 - registers the run and job name resolvers wherever configs are resolved
 from mlplab.errors import ConfigError
 from mlplab.models.activations import ACTIVATIONS
 

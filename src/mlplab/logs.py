@@ -69,13 +69,13 @@ def job_label() -> str:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from mlplab.sweeps.naming import swept_overrides
+    from mlplab.naming import job_name
 
     if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
         return ""
     jobs = os.environ.get("MLPLAB_SWEEP_JOBS")
     number = HydraConfig.get().job.num + 1
-    return f"[{number}/{jobs} {swept_overrides()}]" if jobs else f"[{number} {swept_overrides()}]"
+    return f"[{number}/{jobs} {job_name()}]" if jobs else f"[{number} {job_name()}]"
 
 
 def configure_logging(log_file: Path) -> None:

@@ -42,4 +42,10 @@ def find_runs(folder: Path) -> list[Run]:
         return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(path))]
 
     configs = sorted(folder.glob("**/config.yaml"), key=natural)
-    return [load_run(config.parent) for config in configs if config.parent.name != ".hydra"]
+    runs = [c.parent for c in configs if c.parent.name != ".hydra" and not reached_through_link(c.parent, folder)]
+    return [load_run(run) for run in runs]
+
+
+def reached_through_link(run: Path, folder: Path) -> bool:
+    """Whether `run` lies below `folder` only through a link (outputs/latest): each run counts where it lives."""
+    return run.resolve() != folder.resolve() / run.relative_to(folder)

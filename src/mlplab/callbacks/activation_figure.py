@@ -15,4 +15,4 @@ class ActivationFigure(pl.Callback):
         from mlplab.figures.activations import activation_figure  # matplotlib loads only when used
 
         name = pl_module.activation_name
-        trainer.logger.experiment.add_figure(f"activation/{name}", activation_figure(name), global_step=0)
+        trainer.logger.experiment.add_figure(f"plots/activation_{name}", activation_figure(name), global_step=0)

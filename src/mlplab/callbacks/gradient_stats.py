@@ -11,7 +11,7 @@ from mlplab.models.classifier import MLPClassifier
 
 
 class GradientStats(pl.Callback):
-    """Log `grad_norm/layerK` (mean over every `every_n_steps`-th step) and `saturated/layerK` each epoch.
+    """Log `weight_grad_norm/layerK` (mean over every `every_n_steps`-th step) and `saturated/layerK` each epoch.
 
     A hidden unit's activation counts as saturated where the activation's derivative is below
     `threshold`: the flat tails of sigmoid and tanh, the negative side of ReLU. Measured on the
@@ -48,7 +48,7 @@ class GradientStats(pl.Callback):
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: MLPClassifier) -> None:
         if self.norm_sums is None:
             return
-        values = {f"grad_norm/layer{i}": norm for i, norm in enumerate(self.norm_sums / self.steps, start=1)}
+        values = {f"weight_grad_norm/layer{i}": norm for i, norm in enumerate(self.norm_sums / self.steps, start=1)}
         for i, fraction in enumerate(self.saturated_fractions(pl_module), start=1):
             values[f"saturated/layer{i}"] = fraction
         pl_module.log_dict(values, sync_dist=True)  # under DDP, the mean over the ranks
@@ -56,7 +56,7 @@ class GradientStats(pl.Callback):
             for i, weight in enumerate(pl_module.layer_weights(), start=1):
                 trainer.logger.experiment.add_histogram(f"weights/layer{i}", weight, trainer.current_epoch)
                 trainer.logger.experiment.add_histogram(
-                    f"grads/layer{i}", self.last_grads[i - 1], trainer.current_epoch
+                    f"weight_grads/layer{i}", self.last_grads[i - 1], trainer.current_epoch
                 )
 
     def saturated_fractions(self, pl_module: MLPClassifier) -> list[Tensor]:

@@ -20,7 +20,7 @@ class OptunaPruning(pl.Callback):
     trains on outside its search) reports nothing.
     """
 
-    def __init__(self, monitor: str = "val/acc") -> None:
+    def __init__(self, monitor: str = "acc/val") -> None:
         self.monitor = monitor
         self.trial = None
         self.pruned = ""  # why the pruner stopped this trial, once it has

@@ -84,7 +84,7 @@ class MLPClassifier(pl.LightningModule):
         loss_metric, acc_metric = self.metrics[f"{stage}_loss"], self.metrics[f"{stage}_acc"]
         loss_metric.update(torch.stack(losses), weight=sizes)
         acc_metric.update(torch.cat(logits), torch.cat(labels))  # the class of each row's highest logit
-        values = {f"{stage}/loss": loss_metric.compute(), f"{stage}/acc": acc_metric.compute()}
+        values = {f"loss/{stage}": loss_metric.compute(), f"acc/{stage}": acc_metric.compute()}
         loss_metric.reset()
         acc_metric.reset()
         # Lightning's x-axis counts its own steps, one per data.batches_per_step updates; a logged
@@ -128,8 +128,8 @@ class MLPClassifier(pl.LightningModule):
     def on_train_epoch_end(self) -> None:
         """Log the training metrics and learning rate, print the chapter's line for the epoch."""
         train = self.log_epoch("train")
-        line = f"epoch {self.current_epoch + 1}, loss {train['train/loss']:.4f}, train acc {train['train/acc']:.3f}"
-        val_acc = self.trainer.callback_metrics.get("val/acc")
+        line = f"epoch {self.current_epoch + 1}, loss {train['loss/train']:.4f}, train acc {train['acc/train']:.3f}"
+        val_acc = self.trainer.callback_metrics.get("acc/val")
         if val_acc is not None:
             # Without a validation split the data module validates on the test set, as the chapter does.
             label = "test acc" if getattr(self.trainer.datamodule, "val_is_test", False) else "val acc"
@@ -139,7 +139,7 @@ class MLPClassifier(pl.LightningModule):
         optimizer = self.optimizers()
         # The rate this epoch trained with, on the same x-axis as the metrics (LearningRateMonitor's
         # counts Lightning's steps).
-        self.log(f"lr-{type(optimizer.optimizer).__name__}", optimizer.param_groups[0]["lr"], sync_dist=True)
+        self.log("lr", optimizer.param_groups[0]["lr"], sync_dist=True)
         scheduler = self.lr_schedulers()
         if scheduler is not None:  # with the update spelled out, stepping the schedule is ours too
             scheduler.step()

@@ -12,7 +12,7 @@ log = logging.getLogger(__name__)
 
 
 class SweepSummary(Callback):
-    """Write the sweep's summary table and plot, and print the table."""
+    """Write the sweep's summary table, plot and TensorBoard experiment, and print the table."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         # Jobs label their lines [3/6 ...]; launchers start them with this environment (joblib, submitit).
@@ -42,6 +42,7 @@ class SweepSummary(Callback):
         if best := best_trial_line(folder):
             log.info(best)
         log.info(f"summary: {folder / 'summary.md'}, {folder / 'summary.csv'}, {folder / 'val_acc.png'}")
+        log.info(f"compare in TensorBoard: make tensorboard DIR={folder}")
 
 
 def planned_jobs(config: DictConfig) -> int | None:

@@ -58,7 +58,7 @@ def _tell(study: optuna.Study, trial: optuna.Trial, job: JobReturn) -> str:
     outcome = job.return_value if job.status == JobStatus.COMPLETED else job._return_value
     if isinstance(outcome, TrialPruned):
         study.tell(trial, state=TrialState.PRUNED)
-        return str(outcome)  # e.g. "pruned after epoch 1: val/acc 0.115"
+        return str(outcome)  # e.g. "pruned after epoch 1: acc/val 0.115"
     if isinstance(outcome, (int, float)) and math.isfinite(outcome):
         study.tell(trial, float(outcome))
         return f"val acc {outcome:.4f}"

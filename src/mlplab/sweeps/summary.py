@@ -1,4 +1,4 @@
-"""Summarise a folder of runs (a sweep): a ranked table (CSV, Markdown) and validation curves (PNG)."""
+"""Summarise a folder of runs (a sweep): ranked table (CSV, Markdown), validation curves (PNG), HPARAMS experiment."""
 
 import csv
 import json
@@ -7,10 +7,11 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from mlplab.runs import Run, load_run
+from mlplab.hparams_events import write_experiment
+from mlplab.runs import Run, load_run, reached_through_link
 
 SEARCH_RESULTS = "optimization_results.yaml"  # an Optuna search's best trial (mlplab.sweeps.optuna_search)
-METRICS = ("train/acc", "val/acc", "test/acc", "train/loss", "val/loss", "test/loss")
+METRICS = ("acc/train", "acc/val", "acc/test", "loss/train", "loss/val", "loss/test")
 
 
 @dataclass
@@ -38,7 +39,7 @@ def summarise_job(folder: Path) -> tuple[JobSummary, Run | None]:
     overrides = " ".join(OmegaConf.load(overrides_file)) if overrides_file.is_file() else ""
     run = load_run(folder) if (folder / "config.yaml").is_file() else None
     values = {m: run.last(m) if run else None for m in METRICS}
-    epochs = len(run.scalars.get("train/loss", [])) if run else 0  # logged every epoch, unlike val/acc
+    epochs = len(run.scalars.get("loss/train", [])) if run else 0  # logged every epoch, unlike acc/val
     summary = JobSummary(
         folder.name, overrides, status["status"], epochs, status.get("wall_s"),
         *(None if values[m] is None else round(values[m], 4) for m in METRICS), status.get("error", ""),
@@ -48,7 +49,8 @@ def summarise_job(folder: Path) -> tuple[JobSummary, Run | None]:
 
 def collect(folder: Path) -> list[tuple[JobSummary, Run | None]]:
     """Every job below `folder`, completed jobs ranked by validation accuracy, the rest after them."""
-    jobs = [summarise_job(status.parent) for status in folder.glob("**/status.json")]
+    folders = [s.parent for s in folder.glob("**/status.json") if not reached_through_link(s.parent, folder)]
+    jobs = [summarise_job(job) for job in folders]
     return sorted(jobs, key=lambda j: (j[0].status != "completed", -(j[0].val_acc or 0.0), j[0].job))
 
 
@@ -78,7 +80,7 @@ def best_trial_line(folder: Path) -> str | None:
 
 
 def write_summary(folder: Path) -> list[JobSummary]:
-    """Write summary.csv, summary.md and val_acc.png into `folder`; return the ranked rows."""
+    """Write summary.csv, summary.md, val_acc.png and the HPARAMS experiment into `folder`; return the ranked rows."""
     jobs = collect(folder)
     if not jobs:
         return []
@@ -93,4 +95,8 @@ def write_summary(folder: Path) -> list[JobSummary]:
     from mlplab.figures.curves import validation_curves  # matplotlib loads only when drawing
 
     validation_curves([(job.job, run) for job, run in jobs if run]).savefig(folder / "val_acc.png", dpi=100)
+    # One experiment for the whole folder: TensorBoard pointed at it lists every run's values, what differs first.
+    logged = [run.folder for _, run in jobs if run and (run.folder / "tensorboard").is_dir()]
+    if logged:
+        write_experiment(folder, logged)
     return rows

@@ -1,0 +1,68 @@
+"""Serve TensorBoard for a folder of runs (outputs/, or one sweep) under readable run names, opening on what differs.
+
+python src/serve_tensorboard.py                                  # every run under outputs/
+python src/serve_tensorboard.py outputs/multirun/<sweep folder>  # one sweep
+"""
+
+import argparse
+import contextlib
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from mlplab.tensorboard_view import build_view, link_new_events
+
+# Curves of 3-40 points: TensorBoard's default smoothing (0.6) moves them visibly and can swap two runs.
+SMOOTHING = 0
+RESCAN_S = 10  # how often event files that runs add later (eval, resume) are linked into the view
+
+
+def guide(url: str, folder: Path, names: list[str]) -> str:
+    """What to open and what to look at, printed before TensorBoard starts."""
+    shown = ", ".join(names[:6]) + (f", ... ({len(names)} runs)" if len(names) > 6 else "")
+    return "\n".join([
+        f"TensorBoard for {folder}: {shown}",
+        f"  {url}#hparams      HPARAMS: a row per run; the settings that differ first, then test and val accuracy",
+        "                       (PARALLEL COORDINATES VIEW: each setting against the accuracy)",
+        f"  {url}#timeseries   TIME SERIES: acc/ and loss/ curves (train, val, test), with smoothing {SMOOTHING}",
+        "  runs started after this appear when you restart it; Ctrl-C stops it",
+    ])  # fmt: skip
+
+
+def main() -> None:
+    """Parse the command line, build the view in a temporary folder, serve it until Ctrl-C."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", type=Path, nargs="?", default=Path("outputs"), help="a folder of runs (outputs/)")
+    parser.add_argument("--host", default="127.0.0.1", help="the address to serve on (0.0.0.0: every interface)")
+    parser.add_argument("--port", type=int, default=6006, help="the port to serve on")
+    args = parser.parse_args()
+    if not args.folder.is_dir():
+        parser.error(f"{args.folder} is not a folder; give a folder of runs, e.g. outputs or outputs/multirun/<sweep>")
+    # `kill` (or a test's terminate) stops TensorBoard and removes the view, as Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    view = Path(tempfile.mkdtemp(prefix="mlplab-tensorboard-"))
+    server = None
+    try:
+        names = build_view(args.folder.resolve(), view)
+        if not names:
+            parser.error(f"no runs with TensorBoard events under {args.folder}")
+        print(guide(f"http://{args.host}:{args.port}/?smoothing={SMOOTHING}", args.folder, list(names)), flush=True)
+        command = [sys.executable, "-m", "tensorboard.main", "--logdir", str(view), "--host", args.host]
+        server = subprocess.Popen([*command, "--port", str(args.port)])
+        with contextlib.suppress(KeyboardInterrupt):  # TensorBoard gets the same Ctrl-C and stops on its own
+            while server.poll() is None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    server.wait(timeout=RESCAN_S)
+                link_new_events(view, names)
+    finally:
+        if server is not None and server.poll() is None:
+            server.terminate()
+            server.wait(timeout=30)
+        shutil.rmtree(view)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,182 @@
+"""What TensorBoard shows first, asked of a real server through its HTTP API: on a sweep and on outputs/."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, tiny_overrides
+from mlplab.hparams import hparam_name
+from mlplab.naming import name_part, split_folder_name
+
+SWEPT = ("model=scratch,concise", "activation=relu,tanh")
+
+
+def _train(fake_data: Path, cwd: Path, *args: str) -> None:
+    """src/train.py as a user runs it in `cwd`: its folders land in cwd/outputs/."""
+    overrides = [o for o in tiny_overrides(fake_data, cwd) if not o.startswith(("output_dir", "trainer.max_epochs"))]
+    command = [sys.executable, str(ROOT / "src" / "train.py"), *args, *overrides, "trainer.max_epochs=2"]
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+@pytest.fixture(scope="module")
+def outputs(fake_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """outputs/ holding a 4-job model x activation sweep and two single runs, which differ in more.
+
+    Six settings differ: alphabetically, model would be sixth and TensorBoard shows five.
+    """
+    cwd = tmp_path_factory.mktemp("project")
+    _train(fake_data, cwd, "-m", *SWEPT)
+    _train(fake_data, cwd, "activation=sigmoid")
+    _train(fake_data, cwd, "model=concise", "hidden=512x2", "model.dropout=0.2", "model.init_std=0.02")
+    newest = max((cwd / "outputs" / "runs").iterdir())
+    (cwd / "outputs" / "latest").symlink_to(newest.relative_to(cwd / "outputs"))  # a pointer: no run of its own
+    return cwd / "outputs"
+
+
+class TensorBoard:
+    """`src/serve_tensorboard.py <folder>` on a free port of 127.0.0.1, asked through TensorBoard's HTTP API."""
+
+    def __init__(self, port: int, server: subprocess.Popen[str]) -> None:
+        self.port, self.server = port, server
+
+    def get(self, path: str, body: dict | None = None) -> object:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data)
+        request.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            return json.loads(reply.read())
+
+    def experiment(self) -> dict:
+        """What HPARAMS lists: hyperparameters (TensorBoard's own order) and metrics."""
+        return self.get("/data/plugin/hparams/experiment", {"experimentName": "", "includeMetrics": True})
+
+    def rows(self) -> list[dict]:
+        """HPARAMS's table: one session group per run, with its values and final metrics."""
+        body = {"experimentName": "", "allowedStatuses": ["STATUS_SUCCESS", "STATUS_UNKNOWN"], "colParams": [],
+                "startIndex": 0, "sliceSize": 100}  # fmt: skip
+        return self.get("/data/plugin/hparams/session_groups", body)["sessionGroups"]
+
+    def scalars(self, run: str, tag: str) -> list[list[float]]:
+        query = urllib.parse.urlencode({"run": run, "tag": tag})
+        return self.get(f"/data/plugin/scalars/scalars?{query}")
+
+
+@contextmanager
+def served(folder: Path) -> Iterator[tuple[TensorBoard, str]]:
+    """Serve `folder` as `make tensorboard DIR=<folder>` does; yield the server and what it printed first."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, str(ROOT / "src" / "serve_tensorboard.py"), str(folder), "--port", str(port)]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    board = TensorBoard(port, server)
+    try:
+        guide = "".join(server.stdout.readline() for _ in range(5))
+        deadline = time.monotonic() + 90
+        while True:  # until TensorBoard has read every run's session
+            try:
+                if board.rows() and len(board.rows()) == len(board.get("/data/runs")):
+                    break
+            except OSError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, guide
+            time.sleep(0.5)
+        yield board, guide
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _first_tag_groups(board: TensorBoard) -> list[str]:
+    """The Time Series groups in the order it shows them (the first two open): each tag's first path part."""
+    tags = set()
+    for plugin in ("scalars", "images", "histograms"):
+        for run_tags in board.get(f"/data/plugin/{plugin}/tags").values():
+            tags |= set(run_tags)
+    return sorted({tag.split("/", 1)[0] for tag in tags})
+
+
+def _check_opens_on_what_differs(board: TensorBoard, swept: set[str], runs: int) -> list[dict]:
+    experiment = board.experiment()
+    hparams = [h["displayName"] for h in experiment["hparamInfos"]]  # TensorBoard's order, as labelled
+    differing = {h["displayName"] for h in experiment["hparamInfos"] if h["differs"]}
+    assert swept <= differing and swept <= set(hparams[:5]), hparams
+    assert [m["name"]["tag"] for m in experiment["metricInfos"][:2]] == ["acc/test", "acc/val"]
+    model = next(h for h in experiment["hparamInfos"] if h["displayName"] == "model")
+    assert model["type"] == "DATA_TYPE_STRING" and model["domainDiscrete"] == ["concise", "scratch"]
+    rows = board.rows()
+    assert len(rows) == runs and sorted(board.get("/data/runs")) == sorted(row["name"] for row in rows), "no '.' run"
+    assert not any(".hydra" in row["name"] or "tensorboard" in row["name"] for row in rows)
+    assert _first_tag_groups(board)[:2] == ["acc", "loss"], "Time Series opens on accuracy and loss"
+    return rows
+
+
+def test_a_sweep_opens_on_its_swept_choices_against_test_accuracy(outputs: Path) -> None:
+    (sweep,) = (outputs / "multirun").iterdir()
+    with served(sweep) as (board, guide):
+        rows = _check_opens_on_what_differs(board, {"model", "activation"}, runs=4)
+        names = sorted(row["name"] for row in rows)
+        assert names == ["0_scratch-relu", "1_scratch-tanh", "2_concise-relu", "3_concise-tanh"]
+        for row in rows:
+            final = {m["name"]["tag"]: m["value"] for m in row["metricValues"]}
+            recorded = json.loads((sweep / row["name"] / "metrics.json").read_text())
+            assert final["acc/test"] == pytest.approx(recorded["acc/test"]) and "hp/test_acc" not in final
+            values = {row["hparams"][hparam_name("model")], row["hparams"][hparam_name("activation")]}
+            assert values == set(row["name"][2:].split("-"))
+            # test accuracy where the curves end, not a dot at step 0
+            assert board.scalars(row["name"], "acc/test")[-1][1] == board.scalars(row["name"], "acc/train")[-1][1]
+        tags = board.get("/data/plugin/scalars/tags")["0_scratch-relu"]
+        assert [t for t in tags if t.startswith("lr")] == ["lr"], "one lr tag for every optimiser"
+        # Evaluating a run while it is served: its results join the run in the view.
+        evaluate = [sys.executable, str(ROOT / "src" / "eval.py"), str(sweep / "0_scratch-relu")]
+        assert subprocess.run(evaluate, capture_output=True, timeout=300).returncode == 0
+        deadline = time.monotonic() + 60
+        while "results/last/test_acc" not in board.get("/data/plugin/scalars/tags")["0_scratch-relu"]:
+            assert time.monotonic() < deadline, "eval's events never reached the served run"
+            time.sleep(1)
+    assert f"{sweep}" in guide and "#hparams" in guide and "smoothing=0" in guide
+    with pytest.raises(OSError):
+        board.rows()  # stopped with its TensorBoard: nothing left serving
+
+
+def test_all_of_outputs_names_each_run_by_what_distinguishes_it(outputs: Path) -> None:
+    with served(outputs) as (board, _):
+        rows = _check_opens_on_what_differs(board, {"model", "activation", "hidden"}, runs=6)
+    names = [row["name"] for row in rows]
+    assert len({name[:15] for name in names}) == 6, f"HPARAMS shows about 15 characters of a name: {names}"
+    assert sum(n.startswith(("scratch-sigmoid-", "concise-relu-512x2-dropout")) for n in names) == 2, names
+    assert sum(n.startswith(("scratch-relu_", "concise-tanh_")) for n in names) == 2, names
+
+
+def test_run_and_job_folders_are_named_by_their_values(outputs: Path) -> None:
+    singles = sorted(split_folder_name(run.name)[0] for run in (outputs / "runs").iterdir())
+    assert singles == [
+        "concise-relu-512x2-dropout=0.2-init_std=0.02-batch_size=64-val_size=200",  # whole parts, 80 characters at most
+        "scratch-sigmoid-batch_size=64-val_size=200-max_epochs=2",
+    ]
+    assert name_part("model.hidden=[512,128]") == "512-128" and name_part("model.hidden=[64, 64, 64]") == "64x3"
+    assert name_part("data.data_dir=/somewhere") is None and name_part("threads=1") is None
+    assert split_folder_name("2026-12-02_12-10-05_123456_concise-tanh") == ("concise-tanh", "12-02_12-10-05")
+
+
+@pytest.mark.parametrize(("folder", "message"), [("missing", "is not a folder"), ("empty", "no runs with TensorBoard")])
+def test_serving_a_folder_without_runs_says_so_and_exits_2(tmp_path: Path, folder: str, message: str) -> None:
+    (tmp_path / "empty").mkdir()
+    command = [sys.executable, str(ROOT / "src" / "serve_tensorboard.py"), str(tmp_path / folder)]
+    views = tmp_path / "tmp"
+    views.mkdir()
+    env = {**os.environ, "TMPDIR": str(views)}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+    assert not list(views.iterdir()), "the temporary view is removed"
