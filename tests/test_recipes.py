@@ -77,7 +77,9 @@ def test_data_is_placed_on_the_trainers_device_in_its_precision_once(fake_data: 
     datamodule = FashionMNISTDataModule(str(fake_data), "/nonexistent", False, val_size=100)
     # Any device shows the placement; the meta device needs no GPU.
     datamodule.trainer = SimpleNamespace(
-        strategy=SimpleNamespace(root_device=torch.device("meta")), precision_plugin=HalfPrecision("16-true")
+        strategy=SimpleNamespace(root_device=torch.device("meta")),
+        precision_plugin=HalfPrecision("16-true"),
+        is_global_zero=False,  # no run folder to record the data files in
     )
     datamodule.setup("fit")
     assert {x.device.type for x, _ in datamodule.splits.values()} == {"meta"}

@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from mlplab.config import PROJECT, TrainConfig, check, register_configs
+from mlplab.distributed import global_rank
 from mlplab.errors import ConfigError, MlplabError, StorageError, describe_os_error
 from mlplab.run_folder import holds_a_run
 
@@ -32,7 +33,9 @@ def run_command_line(hydra_main: Callable[[], Any]) -> None:
     args = ["verbose=true" if arg in ("-v", "--verbose") else arg for arg in sys.argv[1:]]
     sys.argv[1:] = args
     flags = [a for a in args if a.startswith("-")]
-    if not set(flags) - {"-m", "--multirun"}:  # --help, --cfg, --info and the like are Hydra's own
+    # Other DDP ranks rerun this command line (Lightning starts them so): rank 0 has checked it, and
+    # made the run folder that a check would now find taken.
+    if not set(flags) - {"-m", "--multirun"} and global_rank() == 0:  # --help, --cfg and such are Hydra's
         try:
             check_command_line([a for a in args if not a.startswith("-")], multirun=bool(flags))
         except MlplabError as err:

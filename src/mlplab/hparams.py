@@ -11,6 +11,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+import mlplab.config  # noqa: F401 - registers the resolvers a run's config.yaml uses
+
 # Config-group choices, as Hydra records them in <run>/.hydra/hydra.yaml (null: the group was left out).
 CHOICES = {"experiment": "none", "model": None, "optimizer": "model's own", "scheduler": "constant"}
 # Values read from the run's config, as `name: (dotted key, what the column says)`.

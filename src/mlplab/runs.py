@@ -8,6 +8,8 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+import mlplab.config  # noqa: F401 - registers the resolvers a run's config.yaml uses
+
 logging.getLogger("tensorboard").setLevel(logging.WARNING)  # its reader logs every file it opens at INFO
 
 
