@@ -175,7 +175,8 @@ def test_the_pruner_is_a_config_group(pruner: str, expected: type) -> None:
     ("override", "message"),
     [
         ("hydra.sweeper.n_trials=0", "hydra.sweeper.n_trials=0 is not allowed: it must be an integer >= 1"),
-        ("hidden=choice(64x1,99x9)", "Could not find 'hidden/99x9'"),
+        ("hidden=choice(64x1,abc)", "hidden=abc is not allowed: give a width"),
+        ("activation=choice(relu,tahn)", "activation=tahn is not an option; choose one of:"),
     ],
 )
 def test_bad_search_settings_stop_with_one_line_before_any_trial(
