@@ -313,3 +313,39 @@ def test_a_run_config_naming_a_foreign_target_is_refused_and_never_called(finish
         assert result.returncode == 2, result.stderr
         assert "model._target_=os.makedirs is not allowed" in result.stderr
     assert not victim.exists()
+
+
+def test_readers_report_a_damaged_or_killed_folder_as_a_row_and_go_on(finished: Path, tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    for job in ("0_intact", "1_bad-status", "2_bad-config", "3_killed"):
+        shutil.copytree(finished, sweep / job)
+    (sweep / "1_bad-status" / "status.json").write_text('{"status": "comple')  # cut off mid-write
+    (sweep / "2_bad-config" / "config.yaml").write_text("model: [unclosed\n")
+    status = json.loads((sweep / "3_killed" / "status.json").read_text())
+    (sweep / "3_killed" / "status.json").write_text(json.dumps(status | {"status": "running"}))  # as kill -9 left it
+
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "src" / "summarize.py"), str(sweep)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = {row["job"]: row for row in csv_rows(sweep / "summary.csv")}
+    assert rows["0_intact"]["status"] == "completed" and rows["0_intact"]["val_acc"]
+    assert rows["1_bad-status"]["status"] == "unknown" and "status.json cannot be read" in rows["1_bad-status"]["error"]
+    assert (
+        rows["2_bad-config"]["status"] == "unreadable" and "config.yaml cannot be read" in rows["2_bad-config"]["error"]
+    )
+    assert rows["3_killed"]["status"] == "died" and "ended without a word" in rows["3_killed"]["error"]
+
+    plotted = subprocess.run(
+        [sys.executable, str(ROOT / "src" / "plot_gradients.py"), str(sweep)], capture_output=True, text=True
+    )
+    assert plotted.returncode == 0, plotted.stderr[-2000:]
+    assert "skipped" in plotted.stderr and "2_bad-config" in plotted.stderr
+    assert (sweep / "gradient_norms.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def csv_rows(path: Path) -> list[dict[str, str]]:
+    import csv
+
+    with path.open() as handle:
+        return list(csv.DictReader(handle))

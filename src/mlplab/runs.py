@@ -11,6 +11,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 import mlplab.config  # noqa: F401 - registers the resolvers a run's config.yaml uses
 
 logging.getLogger("tensorboard").setLevel(logging.WARNING)  # its reader logs every file it opens at INFO
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -27,14 +28,30 @@ class Run:
         return values[-1][1] if values else None
 
 
+class RunFolderError(Exception):
+    """A run folder that cannot be read back: damaged or half-written files."""
+
+
 def load_run(folder: Path) -> Run:
-    """Read a run folder written by src/train.py (TensorBoard's own reader for the events)."""
-    events = EventAccumulator(str(folder / "tensorboard"), size_guidance={"scalars": 0})
-    if (folder / "tensorboard").is_dir():
-        events.Reload()
-    tags = events.Tags().get("scalars", [])
-    scalars = {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in tags}
-    return Run(folder, OmegaConf.load(folder / "config.yaml"), scalars)
+    """Read a run folder written by src/train.py (TensorBoard's own reader for the events).
+
+    Raises RunFolderError, saying which file is the problem, for a damaged or half-written folder.
+    """
+    try:
+        config = OmegaConf.load(folder / "config.yaml")
+    except Exception as err:  # noqa: BLE001 - YAML and OS errors alike mean this folder cannot be read
+        raise RunFolderError(f"config.yaml cannot be read ({str(err).splitlines()[0][:120]})") from err
+    if not isinstance(config, DictConfig):
+        raise RunFolderError("config.yaml holds no run config")
+    try:
+        events = EventAccumulator(str(folder / "tensorboard"), size_guidance={"scalars": 0})
+        if (folder / "tensorboard").is_dir():
+            events.Reload()
+        tags = events.Tags().get("scalars", [])
+        scalars = {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in tags}
+    except Exception as err:  # noqa: BLE001 - a damaged event file, whatever TensorBoard's reader raises
+        raise RunFolderError(f"its TensorBoard events cannot be read ({type(err).__name__}: {err})") from err
+    return Run(folder, config, scalars)
 
 
 def find_runs(folder: Path) -> list[Run]:
@@ -45,7 +62,13 @@ def find_runs(folder: Path) -> list[Run]:
 
     configs = sorted(folder.glob("**/config.yaml"), key=natural)
     runs = [c.parent for c in configs if c.parent.name != ".hydra" and not reached_through_link(c.parent, folder)]
-    return [load_run(run) for run in runs]
+    readable = []
+    for run in runs:  # one damaged folder must not hide the others
+        try:
+            readable.append(load_run(run))
+        except RunFolderError as err:
+            log.warning(f"skipped {run}: {err}")
+    return readable
 
 
 def reached_through_link(run: Path, folder: Path) -> bool:

@@ -1,14 +1,14 @@
 """Summarise a folder of runs (a sweep): ranked table (CSV, Markdown), validation curves (PNG), HPARAMS experiment."""
 
 import csv
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
 from mlplab.hparams_events import write_experiment
-from mlplab.runs import Run, load_run, reached_through_link
+from mlplab.runs import Run, RunFolderError, load_run, reached_through_link
+from mlplab.status import read_status
 
 SEARCH_RESULTS = "optimization_results.yaml"  # an Optuna search's best trial (mlplab.sweeps.optuna_search)
 METRICS = ("acc/train", "acc/val", "acc/test", "loss/train", "loss/val", "loss/test")
@@ -34,10 +34,18 @@ class JobSummary:
 
 def summarise_job(folder: Path) -> tuple[JobSummary, Run | None]:
     """Read one job folder: its status, overrides and, where it logged any, its TensorBoard scalars."""
-    status = json.loads((folder / "status.json").read_text())
+    status = read_status(folder)  # `died` for a run killed while running; `unknown` for a damaged file
     overrides_file = folder / ".hydra" / "overrides.yaml"
-    overrides = " ".join(OmegaConf.load(overrides_file)) if overrides_file.is_file() else ""
-    run = load_run(folder) if (folder / "config.yaml").is_file() else None
+    try:
+        overrides = " ".join(OmegaConf.load(overrides_file)) if overrides_file.is_file() else ""
+    except Exception:  # noqa: BLE001 - the row still shows the rest
+        overrides = "(overrides.yaml cannot be read)"
+    run = None
+    if (folder / "config.yaml").is_file():
+        try:
+            run = load_run(folder)
+        except RunFolderError as err:  # a damaged folder is a row with its problem; the others go on
+            status = {"status": "unreadable", "error": str(err)}
     values = {m: run.last(m) if run else None for m in METRICS}
     epochs = len(run.scalars.get("loss/train", [])) if run else 0  # logged every epoch, unlike acc/val
     summary = JobSummary(
