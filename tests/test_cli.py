@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from omegaconf import OmegaConf
 
 from conftest import ROOT, tiny_overrides
 from mlplab.cli import check_command_line
@@ -79,7 +80,8 @@ def test_runs_go_to_the_project_outputs_whatever_the_working_directory(fake_data
     register_configs()
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("train", return_hydra_config=True)
-    assert cfg.outputs == str(ROOT / "outputs") and cfg.hydra.run.dir.startswith(str(ROOT / "outputs" / "runs"))
+    assert cfg.outputs == str(ROOT / "outputs")
+    assert OmegaConf.to_container(cfg.hydra.run)["dir"].startswith("${outputs}/runs/")
 
 
 @pytest.mark.parametrize(
@@ -239,7 +241,7 @@ def test_histograms_work_for_both_models(fake_data: Path, tmp_path: Path) -> Non
         assert result.returncode == 0, result.stderr[-2000:]
         events = EventAccumulator(str(run_dir / "tensorboard"))
         events.Reload()
-        assert {"weights/layer1", "grads/layer1", "grads/layer2"} <= set(events.Tags()["histograms"])
+        assert {"weights/layer1", "weight_grads/layer1", "weight_grads/layer2"} <= set(events.Tags()["histograms"])
 
 
 def test_ctrl_c_is_recorded_as_an_interruption_not_an_error(fake_data: Path, tmp_path: Path) -> None:
