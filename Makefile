@@ -51,7 +51,7 @@ summarize: $(VENV)/.installed ## rebuild a folder's summary table and plot: make
 test: data ## run the test suite
 	$(PY) -m pytest
 
-bench: data ## time src/train.py against a plain PyTorch loop, bare Lightning and the chapter's DataLoader; writes benchmarks/results.md
+bench: data ## time src/train.py against a plain PyTorch loop, bare Lightning and the chapter's DataLoader; writes benchmarks/results.md and docs/performance.md
 	$(PY) benchmarks/bench.py
 
 lint: $(VENV)/.installed ## ruff: lint and format check

@@ -10,7 +10,7 @@ Lightning's own loop ends and this project's additions begin. Per-epoch time is 
 epochs 2..N of the training steps alone, wall time the whole process, imports included; each the
 best of `--repeats` runs. Then (e) benchmarks/update_path.py splits one update's time, inside one
 run of each chapter preset, between Lightning's two wrappers and the raw calls. Writes
-benchmarks/results.md.
+benchmarks/results.md, and the same table into docs/performance.md between its two markers.
 """
 
 import argparse
@@ -91,6 +91,20 @@ def ratio_range(
     return " / ".join(f"{ratio:.2f}" for ratio in (min(ratios), statistics.median(ratios), max(ratios))) + "x"
 
 
+PAGE_START = "<!-- make bench writes the table below; do not edit it by hand -->"
+PAGE_END = "<!-- end of the table make bench writes -->"
+
+
+def write_into_page(page: Path, table: str) -> None:
+    """Replace what lies between the page's two markers with the table, leaving the rest of the page as it is."""
+    text = page.read_text()
+    if PAGE_START not in text or PAGE_END not in text:
+        raise SystemExit(f"error: {page} lacks the markers {PAGE_START!r} and {PAGE_END!r}; put them back")
+    before, rest = text.split(PAGE_START, 1)
+    after = rest.split(PAGE_END, 1)[1]
+    page.write_text(f"{before}{PAGE_START}\n{table}{PAGE_END}{after}")
+
+
 def main() -> None:
     """Run every pipeline, print the Markdown table and write it to benchmarks/results.md."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -148,6 +162,8 @@ def main() -> None:
         table += "\n" + "".join(line + "\n" for line in out.splitlines() if line.startswith("|"))
     header = f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPU cores, torch threads as default.\n\n"
     (ROOT / "benchmarks" / "results.md").write_text(header + table)
+    cores = f"Last measured by `make bench` on {os.cpu_count()} CPU cores, torch threads as default.\n\n"
+    write_into_page(ROOT / "docs" / "performance.md", cores + table)
     print(table, end="")
 
 

@@ -1,11 +1,17 @@
 """The hand-written activations compute what torch's do, values and gradients."""
 
+from functools import partial
+
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
+from conftest import copy_scratch_into_concise
 from mlplab.errors import ConfigError
-from mlplab.models.activations import ACTIVATIONS, get_activation
+from mlplab.models import ConciseMLP, ScratchMLP
+from mlplab.models.activations import ACTIVATIONS, get_activation, sigmoid, tanh
+from mlplab.models.sgd import ScratchSGD
 
 TORCH_REFERENCE = {
     "relu": torch.relu,
@@ -16,6 +22,7 @@ TORCH_REFERENCE = {
     "gelu": F.gelu,
     "silu": F.silu,
     "softplus": F.softplus,
+    "identity": nn.Identity(),
 }
 
 
@@ -44,3 +51,26 @@ def test_scratch_activation_gradient_passes_gradcheck_and_matches_torch(name: st
 def test_unknown_activation_names_the_choices() -> None:
     with pytest.raises(ConfigError, match=r"activation 'tahn' is unknown; choose one of: relu, sigmoid, tanh"):
         get_activation("tahn")
+
+
+def test_tanh_is_a_shifted_and_scaled_sigmoid() -> None:
+    x = torch.linspace(-10, 10, 2001, dtype=torch.float64)
+    torch.testing.assert_close(torch.tanh(x), 2 * torch.sigmoid(2 * x) - 1, rtol=0, atol=1e-15)
+    torch.testing.assert_close(tanh(x), 2 * sigmoid(2 * x) - 1, rtol=0, atol=0)
+
+
+def test_two_hidden_layers_without_a_nonlinearity_are_exactly_one_affine_map() -> None:
+    # Small integer weights and inputs in float64: every product and sum is exact, so equality is exact.
+    torch.manual_seed(0)
+    scratch = ScratchMLP(partial(ScratchSGD, lr=0.1), hidden=[32, 16], activation="identity").double()
+    concise = ConciseMLP(partial(torch.optim.SGD, lr=0.1), hidden=[32, 16], activation="identity").double()
+    with torch.no_grad():
+        for p in scratch.parameters():
+            p.copy_(torch.randint(-3, 4, p.shape))
+    copy_scratch_into_concise(scratch, concise)
+    (W1, b1), (W2, b2), (W3, b3) = (scratch.layer(i) for i in (1, 2, 3))
+    W, b = W1 @ W2 @ W3, (b1 @ W2 + b2) @ W3 + b3  # the one affine map: X @ W + b
+    X = torch.randint(0, 4, (64, 28, 28)).double()
+    with torch.no_grad():
+        assert torch.equal(scratch(X), X.reshape(64, -1) @ W + b)
+        assert torch.equal(concise(X), X.reshape(64, -1) @ W + b)

@@ -42,3 +42,17 @@ def test_bench_ratio_range_pairs_each_run_with_the_floors_run_of_the_same_repeat
     # Epoch medians skip the first epoch: 0.6 / 0.5, 1.1 / 1.0 and 2.5 / 2.0; walls 5 / 4, 8.8 / 8 and 3 / 2.
     assert bench.ratio_range(runs, floors, bench.epoch_time) == "1.10 / 1.20 / 1.25x"
     assert bench.ratio_range(runs, floors, bench.wall_time) == "1.10 / 1.25 / 1.50x"
+
+
+def test_bench_writes_its_table_between_the_pages_markers_and_keeps_the_rest(tmp_path: Path) -> None:
+    page = tmp_path / "performance.md"
+    page.write_text(f"# Performance\nbefore\n{bench.PAGE_START}\nold table\n{bench.PAGE_END}\nafter\n")
+    bench.write_into_page(page, "| new | table |\n")
+    assert page.read_text() == f"# Performance\nbefore\n{bench.PAGE_START}\n| new | table |\n{bench.PAGE_END}\nafter\n"
+    bench.write_into_page(page, "| newer |\n")
+    assert "| new | table |" not in page.read_text() and "| newer |" in page.read_text()
+
+
+def test_the_performance_page_holds_the_markers_bench_writes_between() -> None:
+    text = (ROOT / "docs" / "performance.md").read_text()
+    assert text.count(bench.PAGE_START) == 1 and text.count(bench.PAGE_END) == 1

@@ -92,8 +92,8 @@ def test_runs_go_to_the_project_outputs_whatever_the_working_directory(fake_data
         (["+trainer.max_epochs=3"], "trainer.max_epochs exists already: drop the +, as in trainer.max_epochs=3"),
         (
             ["activation=tahn"],
-            "activation=tahn is not an option; choose one of: elu, gelu, leaky_relu, relu, sigmoid, silu, softplus, "
-            "tanh (did you mean activation=tanh?)",
+            "activation=tahn is not an option; choose one of: elu, gelu, identity, leaky_relu, relu, sigmoid, silu, "
+            "softplus, tanh (did you mean activation=tanh?)",
         ),
         (["experimnt=fast"], "experimnt is not a setting; did you mean experiment=fast?"),
         (["seed=abc"], "seed=abc is not allowed: Value 'abc' of type 'str' could not be converted to Integer"),

@@ -14,6 +14,11 @@ from torch import Tensor, nn
 from mlplab.errors import ConfigError
 
 
+def identity(x: Tensor) -> Tensor:
+    """identity(x) = x: no nonlinearity, so stacked layers collapse into one affine map."""
+    return x
+
+
 def relu(x: Tensor) -> Tensor:
     """ReLU(x) = max(x, 0)."""
     return torch.max(x, torch.zeros_like(x))
@@ -72,6 +77,7 @@ ACTIVATIONS = {
     "gelu": Activation(gelu, nn.GELU),
     "silu": Activation(silu, nn.SiLU),
     "softplus": Activation(softplus, nn.Softplus),
+    "identity": Activation(identity, nn.Identity),
 }
 
 
