@@ -23,6 +23,7 @@ from train import interrupted, train
 
 log = logging.getLogger("resume")
 EXTENDABLE = ("trainer.max_epochs",)  # what a resume may change: how long the run trains
+FOLLOW_THE_BUDGET = ("model.scheduler.T_max",)  # values that follow trainer.max_epochs: a cosine stretches
 
 
 def resume(folder: Path, overrides: list[str]) -> dict[str, float]:
@@ -70,6 +71,8 @@ def _refuse_edits(cfg: DictConfig, checkpoint: dict, folder: Path) -> None:
         return  # a checkpoint from before checkpoints recorded their config
     now = recorded_config(cfg)
     for key, value in _flat(trained).items():
+        if key in FOLLOW_THE_BUDGET:
+            continue
         edited = _flat(now).get(key)
         if edited != value:
             raise ConfigError(

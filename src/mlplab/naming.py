@@ -15,8 +15,8 @@ from omegaconf import OmegaConf
 # Options that read as what they are (`concise`, `tanh`, `512x2`, `adamw`): named by the value alone.
 NAMED_BY_VALUE = ("experiment", "model", "activation", "hidden", "optimizer", "scheduler")
 # Overrides that say where or how a run computes, not what it trains: never part of a name.
-NOT_NAMING = ("hydra", "output_dir", "threads", "compile", "accelerator", "trainer.accelerator", "trainer.devices",
-              "trainer.strategy", "trainer.num_nodes", "data.data_dir", "data.system_dir", "data.download",
+NOT_NAMING = ("hydra", "output_dir", "outputs", "threads", "compile", "accelerator", "trainer.accelerator",
+              "trainer.devices", "trainer.strategy", "trainer.num_nodes", "data.data_dir", "data.system_dir", "data.download",
               "callbacks", "logger")  # fmt: skip
 MAX_LENGTH = 80  # a folder name, not a record: the full config is in config.yaml
 # A folder name as this module writes it: `<date>_<time>_<microseconds>[_<what>]` or `<job number>_<what>`.
