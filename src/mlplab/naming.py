@@ -16,8 +16,8 @@ from omegaconf import OmegaConf
 NAMED_BY_VALUE = ("experiment", "model", "activation", "hidden", "optimizer", "scheduler")
 # Overrides that say where or how a run computes, not what it trains: never part of a name.
 NOT_NAMING = ("hydra", "output_dir", "outputs", "threads", "compile", "accelerator", "trainer.accelerator",
-              "trainer.devices", "trainer.strategy", "trainer.num_nodes", "data.data_dir", "data.system_dir", "data.download",
-              "callbacks", "logger")  # fmt: skip
+              "trainer.devices", "trainer.strategy", "trainer.num_nodes", "data.data_dir", "data.system_dir",
+              "data.download", "callbacks", "logger")  # fmt: skip
 MAX_LENGTH = 80  # a folder name, not a record: the full config is in config.yaml
 # A folder name as this module writes it: `<date>_<time>_<microseconds>[_<what>]` or `<job number>_<what>`.
 STAMPED = re.compile(r"^(\d{4})-(\d{2}-\d{2})_(\d{2}-\d{2}-\d{2})_\d{6}(?:_(.+))?$")
