@@ -1,13 +1,13 @@
 """Summarise a folder of runs (a sweep): a ranked table (CSV, Markdown) and validation curves (PNG)."""
 
 import csv
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
 from mlplab.runs import Run, load_run
+from mlplab.status import read_status
 
 SEARCH_RESULTS = "optimization_results.yaml"  # an Optuna search's best trial (mlplab.sweeps.optuna_search)
 METRICS = ("train/acc", "val/acc", "test/acc", "train/loss", "val/loss", "test/loss")
@@ -33,7 +33,7 @@ class JobSummary:
 
 def summarise_job(folder: Path) -> tuple[JobSummary, Run | None]:
     """Read one job folder: its status, overrides and, where it logged any, its TensorBoard scalars."""
-    status = json.loads((folder / "status.json").read_text())
+    status = read_status(folder)  # `running` with no live process reads as `died`
     overrides_file = folder / ".hydra" / "overrides.yaml"
     overrides = " ".join(OmegaConf.load(overrides_file)) if overrides_file.is_file() else ""
     run = load_run(folder) if (folder / "config.yaml").is_file() else None
@@ -41,9 +41,16 @@ def summarise_job(folder: Path) -> tuple[JobSummary, Run | None]:
     epochs = len(run.scalars.get("train/loss", [])) if run else 0  # logged every epoch, unlike val/acc
     summary = JobSummary(
         folder.name, overrides, status["status"], epochs, status.get("wall_s"),
-        *(None if values[m] is None else round(values[m], 4) for m in METRICS), status.get("error", ""),
+        *(None if values[m] is None else round(values[m], 4) for m in METRICS), _why(folder, status),
     )  # fmt: skip
     return summary, run
+
+
+def _why(folder: Path, status: dict) -> str:
+    """The error a job ended with; for one stopped on the way, how to go on with it."""
+    if status["status"] in ("interrupted", "died") and (folder / "checkpoints" / "last.ckpt").is_file():
+        return " ".join(filter(None, [status.get("error"), f"continue with: python src/resume.py {folder}"]))
+    return status.get("error", "")
 
 
 def collect(folder: Path) -> list[tuple[JobSummary, Run | None]]:
