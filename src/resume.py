@@ -18,6 +18,7 @@ from mlplab.config import check, recorded_config
 from mlplab.distributed import global_rank
 from mlplab.errors import CheckpointError, ConfigError, reported_as_one_line
 from mlplab.logs import configure_logging
+from mlplab.run_folder import in_use, is_locked
 from mlplab.status import read_status, recorded_status
 from train import interrupted, train
 
@@ -29,6 +30,8 @@ FOLLOW_THE_BUDGET = ("model.scheduler.T_max",)  # values that follow trainer.max
 def resume(folder: Path, overrides: list[str]) -> dict[str, float]:
     """Train the run in `folder` on from checkpoints/last.ckpt to its (or the given) number of epochs."""
     folder = run_folder_of(folder).resolve()  # outputs/latest names the run it points at
+    if is_locked(folder):  # a live run or resume: say so before anything else about the folder
+        raise ConfigError(in_use(folder))
     cfg = load_run_config(folder)
     for override in overrides:
         key, _, value = override.partition("=")

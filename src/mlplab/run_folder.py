@@ -32,8 +32,7 @@ def locked(folder: Path) -> Iterator[dict[str, str | int]]:
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(descriptor, 200, 0).decode(errors="replace").strip() or "another process"
-            raise ConfigError(f"{folder} is in use by {holder}; wait for it to end, or stop it first") from None
+            raise ConfigError(in_use(folder)) from None
         owner = {"pid": os.getpid(), "host": socket.gethostname()}
         os.ftruncate(descriptor, 0)
         os.pwrite(descriptor, f"pid {owner['pid']} on {owner['host']}\n".encode(), 0)
@@ -55,3 +54,12 @@ def is_locked(folder: Path) -> bool:
     finally:
         os.close(descriptor)
     return False
+
+
+def in_use(folder: Path) -> str:
+    """The message for a folder another live process holds, naming that process."""
+    try:
+        holder = (folder / LOCK_FILE).read_text().strip() or "another process"
+    except OSError:
+        holder = "another process"
+    return f"{folder} is in use by {holder}; wait for it to end, or stop it first"
