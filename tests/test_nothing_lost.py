@@ -200,7 +200,7 @@ def test_a_second_run_in_a_used_folder_is_refused_and_the_first_kept(
 
 def test_a_live_run_holds_its_folder_against_a_resume(data: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    process = _start(_train(data, run_dir, "trainer.max_epochs=30"))
+    process = _start(_train(data, run_dir, "trainer.max_epochs=2000"))  # still running when the resume asks
     _wait_for_line(process, "run folder:")  # the folder is held from here on, checkpoint or not
     second = subprocess.run([sys.executable, RESUME, str(run_dir)], capture_output=True, text=True)
     assert read_status(run_dir)["status"] == "running"
