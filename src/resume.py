@@ -30,7 +30,9 @@ FOLLOW_THE_BUDGET = ("model.scheduler.T_max",)  # values that follow trainer.max
 def resume(folder: Path, overrides: list[str]) -> dict[str, float]:
     """Train the run in `folder` on from checkpoints/last.ckpt to its (or the given) number of epochs."""
     folder = run_folder_of(folder).resolve()  # outputs/latest names the run it points at
-    if is_locked(folder):  # a live run or resume: say so before anything else about the folder
+    # A live run or resume: say so before anything else about the folder. DDP's other ranks rerun
+    # this script while rank 0 holds the lock, so only rank 0 asks.
+    if global_rank() == 0 and is_locked(folder):
         raise ConfigError(in_use(folder))
     cfg = load_run_config(folder)
     for override in overrides:
