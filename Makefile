@@ -7,7 +7,7 @@ TORCH ?= torch==2.14.1 torchvision==0.29.1
 SYSTEM_DATA := /usr/share/datasets/fashion-mnist
 ARGS ?=
 
-.PHONY: help install data train sweep search dashboard summarize test bench lint tensorboard clean
+.PHONY: help install data train sweep search dashboard summarize test test-slurm slurm-up slurm-down bench lint tensorboard clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -48,8 +48,17 @@ dashboard: $(VENV)/.installed ## serve optuna-dashboard for the newest search on
 summarize: $(VENV)/.installed ## rebuild a folder's summary table and plot: make summarize DIR=outputs/multirun/<sweep>
 	$(PY) src/summarize.py $(DIR)
 
-test: data ## run the test suite
+test: data ## run the test suite (the SLURM tests skip unless a cluster is up: make slurm-up test-slurm)
 	$(PY) -m pytest
+
+test-slurm: data ## run the SLURM tests on the cluster make slurm-up started (about 5 minutes)
+	$(PY) -m pytest -m slurm tests/test_slurm.py
+
+slurm-up: ## as root: install and start a one-node SLURM cluster with accounting on this machine
+	scripts/slurm-up
+
+slurm-down: ## stop the cluster make slurm-up started
+	scripts/slurm-down
 
 bench: data ## time src/train.py against a plain PyTorch loop, bare Lightning and the chapter's DataLoader; writes benchmarks/results.md and docs/performance.md
 	$(PY) benchmarks/bench.py
