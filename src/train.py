@@ -32,6 +32,7 @@ from mlplab.console import describe, point_latest_at, quiet_lightning, shown_pat
 from mlplab.distributed import adopt_submitit_tasks, check_multirun_ddp, global_rank
 from mlplab.errors import MlplabError
 from mlplab.hparams_events import log_run_hparams
+from mlplab.slurm_job import being_requeued, earlier_attempt, slurm_cpus_per_task, time_limit_as_sigterm
 from mlplab.status import recorded_status, write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -56,8 +57,8 @@ def train(
         # What resume, evaluation and summaries read back. Only output_dir is pinned to its value
         # (Hydra's resolver exists only under Hydra); paths inside the folder still follow it if moved.
         OmegaConf.save(OmegaConf.merge(cfg, {"output_dir": str(output_dir)}), output_dir / "config.yaml")
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)  # parallel jobs on few cores slow each other down 4-14x otherwise
+    if threads := cfg.threads or slurm_cpus_per_task():  # a SLURM job's CPUs, not the whole node's
+        torch.set_num_threads(threads)  # parallel jobs on few cores slow each other down 4-14x otherwise
     pl.seed_everything(cfg.seed, verbose=False)
 
     if counts_minibatches(cfg.trainer):
@@ -110,20 +111,42 @@ def _final_metrics(trainer: pl.Trainer) -> dict[str, float]:
 def main(cfg: DictConfig) -> float:
     """Hydra's entry point; returns the validation accuracy, the value sweepers optimise."""
     adopt_submitit_tasks()
+    folder = Path(cfg.output_dir)
     try:
-        with recorded_status(Path(cfg.output_dir), enabled=global_rank() == 0):
+        # A SLURM job requeued (preempted, past its time limit) starts again in its own folder: it goes on.
+        resume_from, reached = earlier_attempt(folder)
+        with recorded_status(folder, enabled=global_rank() == 0), time_limit_as_sigterm():
             check_multirun_ddp(cfg)
             if HydraConfig.get().mode == RunMode.RUN and global_rank() == 0:
-                point_latest_at(Path(cfg.output_dir), Path(cfg.outputs))
-            metrics = train(cfg)
+                point_latest_at(folder, Path(cfg.outputs))
+            if resume_from and global_rank() == 0:
+                log.info(f"SLURM started this job again: continuing from {shown_path(resume_from)}")
+            metrics = train(cfg, resume_from=resume_from, reached=reached)
     except (MlplabError, MisconfigurationException) as err:  # Lightning's refusal of a flag's value, too
         log.error(f"error: {err}")
         if HydraConfig.get().mode == RunMode.RUN:
             raise SystemExit(getattr(err, "exit_code", 2)) from None
         return float("nan")  # in a sweep: status.json records the failure and the other jobs go on
     except (SystemExit, KeyboardInterrupt) as stop:  # Lightning turns them into SystemExit after saving
-        raise SystemExit(interrupted(stop, Path(cfg.output_dir))) from None
+        if being_requeued():  # no result: SLURM starts the job again and submitit waits for that attempt
+            log.warning("SLURM is requeueing this job: it continues from its last epoch when it starts again")
+            raise SystemExit(143) from None
+        code = interrupted(stop, folder)
+        if launched_job():  # scancel, a time limit: the sweep hears of it, its summary says how to go on
+            return float("nan")
+        raise SystemExit(code) from None
     return metrics.get("acc/val", metrics["acc/test"])
+
+
+def launched_job() -> bool:
+    """Whether this process is one job a launcher (submitit) started: it returns to the sweep, never exits."""
+    try:
+        import submitit
+
+        submitit.JobEnvironment()
+    except (ImportError, RuntimeError):
+        return False
+    return True
 
 
 def interrupted(stop: BaseException, folder: Path) -> int:

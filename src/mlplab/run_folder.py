@@ -24,7 +24,7 @@ def locked(folder: Path) -> Iterator[dict[str, str | int]]:
     """Hold an OS lock on `folder` while the block runs; refuse if another live process holds it.
 
     The kernel releases the lock when the process ends, however it ends (kill -9, the OOM killer),
-    so a folder whose lock is free is never in use. Yields who holds it: the pid and host.
+    so a folder whose lock is free is never in use. Yields who holds it: the pid, host and SLURM job.
     """
     folder.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
@@ -33,7 +33,9 @@ def locked(folder: Path) -> Iterator[dict[str, str | int]]:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise ConfigError(in_use(folder)) from None
-        owner = {"pid": os.getpid(), "host": socket.gethostname()}
+        owner: dict[str, str | int] = {"pid": os.getpid(), "host": socket.gethostname()}
+        if "SLURM_JOB_ID" in os.environ:  # a requeued job knows its own folder by it (mlplab.slurm_job)
+            owner["slurm_job"] = os.environ["SLURM_JOB_ID"]
         os.ftruncate(descriptor, 0)
         os.pwrite(descriptor, f"pid {owner['pid']} on {owner['host']}\n".encode(), 0)
         yield owner

@@ -1,0 +1,108 @@
+"""MlplabSlurmLauncher: hydra-submitit-launcher's SLURM launcher, with errors a cluster user can act on.
+
+- A request SLURM refuses at submission (more CPUs or memory than a node has) is one line naming the
+  launcher's knobs, exit 2, instead of submitit's traceback.
+- A job that ends without a result (cancelled while pending, killed, out of memory, node failure) does
+  not stop the sweep: its status.json says how it ended, as SLURM's accounting reports it, and the
+  sweep goes on to its summary, which counts it as not completed.
+
+Hydra imports this module in every run when it looks for plugins: it imports submitit only when
+jobs are launched, and nothing at all if hydra-submitit-launcher is not installed.
+"""
+
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.singleton import Singleton
+from hydra.core.utils import JobReturn, JobStatus, filter_overrides
+from omegaconf import OmegaConf, open_dict
+
+try:
+    from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLauncher
+except ImportError:  # the launchers extra is not installed: hydra/launcher=slurm says so when chosen
+    SlurmLauncher = None
+
+if TYPE_CHECKING:
+    import submitit
+
+log = logging.getLogger(__name__)
+KNOBS = "hydra.launcher.cpus_per_task, mem_gb, gpus_per_node, tasks_per_node, partition or timeout_min"
+
+if SlurmLauncher is not None:
+
+    class MlplabSlurmLauncher(SlurmLauncher):
+        """Submit each job as a SLURM job; report refused submissions in one line and lost jobs per job."""
+
+        def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+            """Submit the jobs as one array, wait for them, and return one result per job, lost jobs included."""
+            import submitit
+            from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
+
+            settings = dict(self.params)
+            executor = submitit.AutoExecutor(
+                folder=settings.pop("submitit_folder"), slurm_max_num_timeout=settings.pop("max_num_timeout")
+            )
+            common = set(OmegaConf.structured(BaseQueueConf).keys())  # the others carry the slurm_ prefix
+            executor.update_parameters(**{k if k in common else f"slurm_{k}": v for k, v in settings.items()})
+            Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+            numbers = range(initial_job_idx, initial_job_idx + len(job_overrides))
+            for number, overrides in zip(numbers, job_overrides, strict=True):
+                log.info(f"\t#{number} : {' '.join(filter_overrides(overrides))}")
+            arguments = [(list(o), "hydra.sweep.dir", n, f"job_id_for_{n}", Singleton.get_state())
+                         for n, o in zip(numbers, job_overrides, strict=True)]  # fmt: skip
+            try:
+                jobs = executor.map_array(self, *zip(*arguments, strict=True))
+            except submitit.core.utils.FailedJobError as err:
+                print(
+                    f"error: SLURM refused the jobs ({_sbatch_reason(err)}); ask for what a node of the "
+                    f"partition has: {KNOBS} (sinfo -N -o '%N %c %m %G %P' lists the nodes)",
+                    file=sys.stderr,
+                )
+                raise SystemExit(2) from None
+            return [self._result(job, list(o), n) for job, o, n in zip(jobs, job_overrides, numbers, strict=True)]
+
+        def _result(self, job: "submitit.Job", overrides: list[str], number: int) -> JobReturn:
+            """The job's own result; for a job that ended without one, a NaN and its folder saying why."""
+            import submitit
+
+            try:
+                return job.results()[0]
+            except (submitit.core.utils.UncompletedJobError, submitit.core.utils.FailedJobError):
+                return self._lost(job, overrides, number)
+
+        def _lost(self, job: "submitit.Job", overrides: list[str], number: int) -> JobReturn:
+            """Record in the job's folder how a job without a result ended; a NaN result keeps the sweep going."""
+            from mlplab.status import read_status, write_json_atomic
+
+            folder = self._job_folder(overrides, number, job.job_id)
+            status = read_status(folder)
+            if status["status"] in ("running", "died", "unknown"):  # the job could not say it itself
+                folder.mkdir(parents=True, exist_ok=True)
+                reason = f"SLURM job {job.job_id} ended {job.state} without a result"
+                record = {"status": "failed", "error": reason, "slurm_job": job.job_id}
+                write_json_atomic(folder / "status.json", record)
+            log.error(f"job {number} ({' '.join(overrides)}): {read_status(folder).get('error', 'no result')}")
+            return JobReturn(overrides=overrides, status=JobStatus.COMPLETED, _return_value=float("nan"),
+                             working_dir=str(folder))  # fmt: skip
+
+        def _job_folder(self, overrides: list[str], number: int, job_id: str) -> Path:
+            """The job's folder, resolved as hydra-submitit-launcher's worker resolves it."""
+            sweep_config = self.hydra_context.config_loader.load_sweep_config(self.config, overrides)
+            with open_dict(sweep_config.hydra.job):
+                sweep_config.hydra.job.id = job_id
+                sweep_config.hydra.job.num = number
+            HydraConfig.instance().set_config(sweep_config)  # the folder name reads this job's overrides
+            try:
+                return Path(str(sweep_config.hydra.sweep.dir)) / str(sweep_config.hydra.sweep.subdir)
+            finally:
+                HydraConfig.instance().set_config(self.config)
+
+
+def _sbatch_reason(err: Exception) -> str:
+    """sbatch's own words from submitit's error: the line after 'error:'."""
+    lines = [line for line in str(err).splitlines() if "error:" in line]
+    return lines[-1].split("error:", 1)[1].strip() if lines else str(err).strip().splitlines()[0]
