@@ -56,8 +56,9 @@ def test_ddp_inside_a_local_sweep_is_refused_with_the_working_alternative(fake_d
     result = subprocess.run(
         _command(fake_data, "-m", *DDP, "seed=1,2", f"hydra.sweep.dir={sweep}"), capture_output=True, text=True
     )
-    assert result.returncode == 0
+    assert result.returncode == 1, "no job completed"
     assert "trainer.devices=2 in a -m sweep is not allowed" in result.stdout
+    assert "2 jobs did not complete" in result.stdout + result.stderr
     assert "hydra/launcher=submitit_slurm (or submitit_local)" in result.stdout
     with (sweep / "summary.csv").open() as handle:
         rows = list(csv.DictReader(handle))

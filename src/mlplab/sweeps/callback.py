@@ -1,5 +1,6 @@
 """SweepSummary: Hydra calls it when a multirun ends, failed jobs or not."""
 
+import atexit
 import logging
 import os
 from pathlib import Path
@@ -9,6 +10,8 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 log = logging.getLogger(__name__)
+# How a job may end with the sweep still having done its work; any other end makes the multirun exit 1.
+FINISHED = ("completed", "pruned", "diverged")
 
 
 class SweepSummary(Callback):
@@ -19,8 +22,22 @@ class SweepSummary(Callback):
         jobs = planned_jobs(config)
         if jobs:
             os.environ["MLPLAB_SWEEP_JOBS"] = str(jobs)
+        # Hydra skips on_multirun_end when a launcher or sweeper raises: the summary is written at exit then.
+        self.summarised = False
+        atexit.register(self._summarise_at_exit, config)
+
+    def _summarise_at_exit(self, config: DictConfig) -> None:
+        if not self.summarised:
+            self.summarise(config)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        unfinished = self.summarise(config)
+        if unfinished:
+            log.error(f"{unfinished} job{'s' * (unfinished != 1)} did not complete (above, and in summary.md)")
+            raise SystemExit(1)
+
+    def summarise(self, config: DictConfig) -> int:
+        """Write and print the summary, name each job that did not finish and why; return how many."""
         # Imported here: Hydra builds this callback in every run, and a single run never needs the
         # TensorBoard reader (about 55 ms of imports at its start) or rich's tables.
         from rich.console import Console
@@ -28,10 +45,11 @@ class SweepSummary(Callback):
 
         from mlplab.sweeps.summary import best_trial_line, write_summary
 
+        self.summarised = True
         folder = Path(config.hydra.sweep.dir)
         rows = write_summary(folder)
         if not rows:
-            return
+            return 0
         table = Table(title=f"{folder}: {len(rows)} jobs, ranked by val acc")
         for column in ("rank", "job", "status", "val acc", "test acc", "epochs", "wall s"):
             table.add_column(column)
@@ -43,6 +61,10 @@ class SweepSummary(Callback):
             log.info(best)
         log.info(f"summary: {folder / 'summary.md'}, {folder / 'summary.csv'}, {folder / 'val_acc.png'}")
         log.info(f"compare in TensorBoard: make tensorboard DIR={folder}")
+        unfinished = [row for row in rows if row.status not in FINISHED]
+        for row in unfinished:
+            log.warning(f"{row.job}: {row.status}" + (f": {row.error}" if row.error else ""))
+        return len(unfinished)
 
 
 def planned_jobs(config: DictConfig) -> int | None:

@@ -50,9 +50,16 @@ def summarise_job(folder: Path) -> tuple[JobSummary, Run | None]:
     epochs = len(run.scalars.get("loss/train", [])) if run else 0  # logged every epoch, unlike acc/val
     summary = JobSummary(
         folder.name, overrides, status["status"], epochs, status.get("wall_s"),
-        *(None if values[m] is None else round(values[m], 4) for m in METRICS), status.get("error", ""),
+        *(None if values[m] is None else round(values[m], 4) for m in METRICS), _why(folder, status),
     )  # fmt: skip
     return summary, run
+
+
+def _why(folder: Path, status: dict) -> str:
+    """The error a job ended with; for one stopped on the way, how to go on with it."""
+    if status["status"] in ("interrupted", "died") and (folder / "checkpoints" / "last.ckpt").is_file():
+        return " ".join(filter(None, [status.get("error"), f"continue with: python src/resume.py {folder}"]))
+    return status.get("error", "")
 
 
 def collect(folder: Path) -> list[tuple[JobSummary, Run | None]]:
