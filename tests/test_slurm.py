@@ -1,0 +1,196 @@
+"""Sweeps on a real SLURM cluster (make slurm-up): jobs, DDP over tasks, and what clusters do to jobs.
+
+Preemption (scontrol requeue), time limits with a requeue budget and scancel, provoked for real on the
+one-node cluster scripts/slurm-up starts. Run them with `make test-slurm`.
+"""
+
+import csv
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import ROOT, make_fake_fashion_mnist, tiny_overrides
+
+
+def _cluster_is_up() -> bool:
+    if shutil.which("scontrol") is None:
+        return False
+    return "UP" in subprocess.run(["scontrol", "ping"], capture_output=True, text=True).stdout
+
+
+pytestmark = [
+    pytest.mark.slurm,
+    pytest.mark.skipif(
+        not _cluster_is_up(), reason="no SLURM cluster is up: as root, run `make slurm-up`, then `make test-slurm`"
+    ),
+]
+# Jobs import the project as the environment has it; this checkout's src first (a worktree's editable
+# install may point elsewhere).
+ENV = os.environ | {"PYTHONPATH": str(ROOT / "src"), "PYTHONUNBUFFERED": "1"}
+SLURM = ["hydra/launcher=slurm", "hydra.launcher.timeout_min=10", "threads=1"]
+
+
+@pytest.fixture(scope="module")
+def slow_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Enough images that an epoch lasts a few seconds: long enough to signal a job in the middle of a run."""
+    return make_fake_fashion_mnist(tmp_path_factory.mktemp("slow-data"), n_train=12000, n_test=300)
+
+
+def _sweep_command(data: Path, sweep: Path, *args: str) -> list[str]:
+    overrides = [o for o in tiny_overrides(data, Path()) if not o.startswith("output_dir")]
+    return [sys.executable, str(ROOT / "src" / "train.py"), "-m", *SLURM, *overrides, f"hydra.sweep.dir={sweep}", *args]
+
+
+def _sweep(data: Path, sweep: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    command = _sweep_command(data, sweep, *args)
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, env=ENV)
+
+
+def _summary(sweep: Path) -> list[dict[str, str]]:
+    with (sweep / "summary.csv").open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def _status(folder: Path) -> dict:
+    return json.loads((folder / "status.json").read_text())
+
+
+def _wait_for(path: Path, text: str, seconds: float = 240) -> float:
+    """Wait until the file holds `text`; return when it did."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if path.is_file() and text in path.read_text():
+            return time.monotonic()
+        time.sleep(0.2)
+    raise AssertionError(f"{path} did not show {text!r} within {seconds} s")
+
+
+def _untimed(folder: Path) -> dict[str, float]:
+    return {k: v for k, v in json.loads((folder / "metrics.json").read_text()).items() if not k.startswith("time/")}
+
+
+def _straight_run(data: Path, folder: Path, *args: str) -> None:
+    """The same training as one uninterrupted run on this machine, outside SLURM."""
+    overrides = [o for o in tiny_overrides(data, Path()) if not o.startswith("output_dir")]
+    command = [sys.executable, str(ROOT / "src" / "train.py"), *overrides, "threads=1", f"hydra.run.dir={folder}"]
+    subprocess.run([*command, *args], check=True, capture_output=True, env=ENV, timeout=600)
+
+
+def test_two_job_sweep_runs_as_slurm_jobs_and_is_summarised(fake_data: Path, tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    result = _sweep(fake_data, sweep, "seed=1,2")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    rows = _summary(sweep)
+    assert [r["status"] for r in rows] == ["completed", "completed"] and {r["epochs"] for r in rows} == {"2"}
+    jobs = {_status(sweep / r["job"])["slurm_job"] for r in rows}
+    assert len(jobs) == 2, "each job ran as a SLURM job of its own"
+    accounted = subprocess.run(
+        ["sacct", "-n", "-X", "-j", ",".join(jobs), "-o", "jobid"], capture_output=True, text=True
+    )
+    assert len(accounted.stdout.split()) == 2, "SLURM's accounting knows them (as array tasks)"
+
+
+def test_ddp_over_two_slurm_tasks_writes_one_run_folder(fake_data: Path, tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    ddp = ["hydra.launcher.tasks_per_node=2", "trainer=ddp", "data.batch_size=32", "seed=3"]
+    result = _sweep(fake_data, sweep, *ddp)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    (job,) = [p for p in sweep.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    log = (job / "train.log").read_text()
+    assert "GLOBAL_RANK: 0, MEMBER: 1/2" in log and "GLOBAL_RANK: 1, MEMBER: 2/2" in log
+    assert _status(job)["status"] == "completed"
+    # 1000 training images, 500 per rank, batches of 32: 16 steps per epoch.
+    assert torch.load(job / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 2 * 16
+
+
+def test_a_diverging_job_beside_a_good_one(fake_data: Path, tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    result = _sweep(fake_data, sweep, "model.optimizer.lr=1e6,0.3")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    by_status = {row["status"]: row for row in _summary(sweep)}
+    assert set(by_status) == {"completed", "diverged"}
+    assert "training diverged" in by_status["diverged"]["error"]
+
+
+def test_a_request_no_node_can_meet_is_one_line_naming_the_knobs(fake_data: Path, tmp_path: Path) -> None:
+    result = _sweep(fake_data, tmp_path / "sweep", "hydra.launcher.cpus_per_task=512")
+    assert result.returncode == 2
+    *sbatch, line = result.stderr.strip().splitlines()  # sbatch's own line, then ours; no traceback
+    assert all(s.startswith("sbatch: error:") for s in sbatch)
+    assert line.startswith("error: SLURM refused the jobs (") and "hydra.launcher.cpus_per_task" in line
+
+
+def test_scancel_of_a_running_job_ends_the_sweep_with_the_job_interrupted_and_its_resume_command(
+    slow_data: Path, tmp_path: Path
+) -> None:
+    sweep = tmp_path / "sweep"
+    sweep_process = subprocess.Popen(
+        _sweep_command(slow_data, sweep, "trainer.max_epochs=20", "seed=1,2"),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV,
+    )  # fmt: skip
+    cancelled = sweep / "0_seed=1"
+    _wait_for(cancelled / "train.log", "epoch 1,")
+    subprocess.run(["scancel", _status(cancelled)["slurm_job"]], check=True)
+    # The other job is cancelled too, so that the test ends soon: the sweep must still end and summarise.
+    _wait_for(sweep / "1_seed=2" / "train.log", "epoch 1,")
+    subprocess.run(["scancel", _status(sweep / "1_seed=2")["slurm_job"]], check=True)
+    output, _ = sweep_process.communicate(timeout=300)
+    assert sweep_process.returncode == 1, output[-3000:]
+    assert "2 jobs did not complete" in output
+    row = {r["job"]: r for r in _summary(sweep)}["0_seed=1"]
+    assert row["status"] == "interrupted"
+    assert f"continue with: python src/resume.py {cancelled}" in row["error"]
+    assert (cancelled / "checkpoints" / "interrupted.ckpt").is_file()
+
+
+def test_a_requeued_job_continues_from_its_last_epoch_to_the_metrics_of_an_uninterrupted_run(
+    slow_data: Path, tmp_path: Path
+) -> None:
+    sweep, epochs = tmp_path / "sweep", ["trainer.max_epochs=4"]
+    sweep_process = subprocess.Popen(
+        _sweep_command(slow_data, sweep, *epochs, "seed=5"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, env=ENV,
+    )  # fmt: skip
+    job = sweep / "0_seed=5"
+    _wait_for(job / "train.log", "epoch 1,")
+    slurm_job = _status(job)["slurm_job"]
+    requeued = time.monotonic()
+    subprocess.run(["scontrol", "requeue", slurm_job], check=True)
+    restarted = _wait_for(job / "train.log", "SLURM started this job again", seconds=300)
+    output, _ = sweep_process.communicate(timeout=300)
+    assert sweep_process.returncode == 0, output[-3000:]
+    print(f"requeued job started again after {restarted - requeued:.0f} s")
+
+    log = (job / "train.log").read_text()
+    assert log.count("epoch 1,") == 1, "epoch 1 is trained once"
+    assert _status(job) | {"status": "completed", "slurm_job": slurm_job} == _status(job)
+    assert not [p.name for p in (job / "checkpoints").iterdir() if re.search(r"-v\d", p.name)]
+    assert [r["epochs"] for r in _summary(sweep)] == ["4"]
+    _straight_run(slow_data, tmp_path / "straight", *epochs, "seed=5")
+    assert _untimed(job) == _untimed(tmp_path / "straight")
+
+
+def test_a_job_past_its_time_limit_is_requeued_and_continues_to_the_metrics_of_an_uninterrupted_run(
+    slow_data: Path, tmp_path: Path
+) -> None:
+    sweep, epochs = tmp_path / "sweep", ["trainer.max_epochs=12"]
+    # SLURM signals the job 40 s before its 1-minute limit; submitit requeues it while the budget lasts.
+    limits = ["hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=40", "hydra.launcher.max_num_timeout=5"]
+    result = _sweep(slow_data, sweep, *epochs, *limits, "seed=6")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    job = sweep / "0_seed=6"
+    log = (job / "train.log").read_text()
+    assert "SLURM started this job again" in log, "the time limit was reached at least once"
+    assert log.count("epoch 1,") == 1
+    assert not [p.name for p in (job / "checkpoints").iterdir() if re.search(r"-v\d", p.name)]
+    assert [r["epochs"] for r in _summary(sweep)] == ["12"]
+    _straight_run(slow_data, tmp_path / "straight", *epochs, "seed=6")
+    assert _untimed(job) == _untimed(tmp_path / "straight")
