@@ -102,3 +102,15 @@ def test_interrupted_ddp_run_resumes_to_the_same_metrics_as_an_uninterrupted_one
     finals = [json.loads((d / "metrics.json").read_text()) for d in (interrupted, straight)]
     untimed = [{k: v for k, v in final.items() if not k.startswith("time/")} for final in finals]
     assert untimed[0] == untimed[1] and "acc/test" in untimed[0]
+
+
+def test_torchrun_is_refused_with_one_line_naming_the_supported_way(fake_data: Path, tmp_path: Path) -> None:
+    torchrun = Path(sys.executable).parent / "torchrun"
+    run_dir = tmp_path / "run"
+    command = [str(torchrun), "--nproc_per_node=2", *_command(fake_data, *DDP, f"hydra.run.dir={run_dir}")[1:]]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    ours = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert ours == ["error: torchrun is not supported; run `python src/train.py trainer=ddp trainer.devices=<n>` "
+                    "(Lightning starts the processes), or on SLURM hydra.launcher.tasks_per_node=<n>"]  # fmt: skip
+    assert not run_dir.exists(), "no run folder, from either process"
