@@ -128,7 +128,7 @@ def main(cfg: DictConfig) -> float:
             raise SystemExit(getattr(err, "exit_code", 2)) from None
         return float("nan")  # in a sweep: status.json records the failure and the other jobs go on
     except (SystemExit, KeyboardInterrupt) as stop:  # Lightning turns them into SystemExit after saving
-        if being_requeued():  # no result: SLURM starts the job again and submitit waits for that attempt
+        if being_requeued(stop):  # no result: SLURM starts the job again and submitit waits for that attempt
             log.warning("SLURM is requeueing this job: it continues from its last epoch when it starts again")
             raise SystemExit(143) from None
         code = interrupted(stop, folder)

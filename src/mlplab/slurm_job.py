@@ -24,15 +24,18 @@ def slurm_cpus_per_task() -> int | None:
     return int(cpus) if cpus and cpus.isdigit() else None
 
 
-def being_requeued() -> bool:
+def being_requeued(stop: BaseException) -> bool:
     """Whether SLURM is stopping this job to start it again (scontrol requeue, preemption, submitit at a time limit).
 
-    SLURM counts a job's restarts as it requeues it, before the signal arrives; scancel and a time limit
+    submitit requeues the job itself near its time limit and then exits with SystemExit(-1). Otherwise
+    SLURM counts a job's restarts as it requeues it, before its SIGTERM arrives; scancel and a time limit
     do not. So a count above the one this attempt started with means another attempt will follow.
     """
     job = slurm_job_id()
     if job is None:
         return False
+    if isinstance(stop, SystemExit) and stop.code == -1:
+        return True
     try:
         shown = subprocess.run(["scontrol", "show", "job", "-o", job], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
