@@ -182,9 +182,9 @@ def test_a_job_past_its_time_limit_is_requeued_and_continues_to_the_metrics_of_a
     tmp_path: Path,
 ) -> None:
     data = make_fake_fashion_mnist(tmp_path / "data", n_train=30000, n_test=300)  # ~30 s of training: past a signal
-    sweep, epochs = tmp_path / "sweep", ["trainer.max_epochs=12"]
-    # SLURM signals the job 40 s before its 1-minute limit; submitit requeues it while the budget lasts.
-    limits = ["hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=40", "hydra.launcher.max_num_timeout=5"]
+    sweep, epochs = tmp_path / "sweep", ["trainer.max_epochs=20"]
+    # SLURM signals the job 30 s before its 1-minute limit; submitit requeues it while the budget lasts.
+    limits = ["hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=30", "hydra.launcher.max_num_timeout=5"]
     result = _sweep(data, sweep, *epochs, *limits, "seed=6")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     job = sweep / "0_run"
@@ -192,6 +192,6 @@ def test_a_job_past_its_time_limit_is_requeued_and_continues_to_the_metrics_of_a
     assert "SLURM started this job again" in log, "the time limit was reached at least once"
     assert log.count("epoch 1,") == 1
     assert not [p.name for p in (job / "checkpoints").iterdir() if re.search(r"-v\d", p.name)]
-    assert [r["epochs"] for r in _summary(sweep)] == ["12"]
+    assert [r["epochs"] for r in _summary(sweep)] == ["20"]
     _straight_run(data, tmp_path / "straight", *epochs, "seed=6")
     assert _untimed(job) == _untimed(tmp_path / "straight")
