@@ -13,7 +13,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from mlplab.checkpoints import load_checkpoint, load_run_config, restore_model, run_folder_of
+from mlplab.checkpoints import load_checkpoint, load_run_config, metrics_reached, restore_model, run_folder_of
 from mlplab.config import check, recorded_config
 from mlplab.distributed import global_rank
 from mlplab.errors import CheckpointError, ConfigError, reported_as_one_line
@@ -65,8 +65,7 @@ def resume(folder: Path, overrides: list[str]) -> dict[str, float]:
     with recorded_status(folder, enabled=global_rank() == 0):  # DDP's other ranks rerun this script
         for stale in (folder / "checkpoints").glob(".*.tmp"):  # a save cut short by kill -9; the lock says so
             stale.unlink()
-        reached = {k: v for k, v in checkpoint.get("mlplab_metrics", {}).items() if k.endswith(("/train", "/val"))}
-        return train(cfg, resume_from=checkpoint_path, reached=reached)
+        return train(cfg, resume_from=checkpoint_path, reached=metrics_reached(checkpoint))
 
 
 def _refuse_edits(cfg: DictConfig, checkpoint: dict, folder: Path) -> None:

@@ -105,3 +105,12 @@ def restore_model(cfg: DictConfig, checkpoint: dict[str, Any]) -> MLPClassifier:
             f"the checkpoint's weights do not fit the run's model ({str(err).splitlines()[0]})"
         ) from err
     return model.eval()
+
+
+def metrics_reached(checkpoint: dict[str, Any]) -> dict[str, float]:
+    """The training and validation metrics a checkpoint's epoch ended with (RunRecord stores them).
+
+    A run resumed with no epochs left to train reports these, as it trains nothing to log them again.
+    """
+    recorded = checkpoint.get("mlplab_metrics", {})
+    return {k: v for k, v in recorded.items() if k.endswith(("/train", "/val"))}

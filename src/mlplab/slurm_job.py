@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from mlplab.checkpoints import load_checkpoint
+from mlplab.checkpoints import load_checkpoint, metrics_reached
 from mlplab.status import read_status
 
 
@@ -54,8 +54,7 @@ def earlier_attempt(folder: Path) -> tuple[Path | None, dict[str, float] | None]
     checkpoint = folder / "checkpoints" / "last.ckpt"
     if job is None or read_status(folder).get("slurm_job") != job or not checkpoint.is_file():
         return None, None
-    recorded = load_checkpoint(checkpoint).get("mlplab_metrics", {})
-    return checkpoint, {k: v for k, v in recorded.items() if k.startswith(("train/", "val/"))}
+    return checkpoint, metrics_reached(load_checkpoint(checkpoint))
 
 
 @contextmanager
