@@ -67,12 +67,15 @@ def as_argv(command: str) -> list[str] | None:
     return words
 
 
-def readme_runs() -> list[list[str]]:
-    """The README's commands that train, sweep, resume, evaluate or predict, in order, each once."""
+def readme_runs(on_slurm: bool = False) -> list[list[str]]:
+    """The README's commands that train, sweep, resume, evaluate or predict, in order, each once.
+
+    Those sent to SLURM (hydra/launcher=slurm) need a cluster: tests/test_slurm.py runs them on one.
+    """
     runs: list[list[str]] = []
     for line in bash_lines():
         argv = as_argv(line)
-        if argv is not None and argv not in runs:
+        if argv is not None and argv not in runs and ("hydra/launcher=slurm" in argv) == on_slurm:
             runs.append(argv)
     return runs
 

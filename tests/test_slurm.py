@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 
 from conftest import ROOT, make_fake_fashion_mnist, tiny_overrides
+from test_readme import readme_runs, tiny_budget
 
 
 def _cluster_is_up() -> bool:
@@ -73,6 +73,18 @@ def _wait_for(path: Path, text: str, seconds: float = 240) -> float:
     raise AssertionError(f"{path} did not show {text!r} within {seconds} s")
 
 
+def _only_job(sweep: Path, seconds: float = 120) -> Path:
+    """The folder of a one-job sweep, once the job has made it (named by its overrides)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        jobs = [p for p in sweep.glob("[0-9]*") if p.is_dir()]
+        if jobs:
+            (job,) = jobs
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"no job folder appeared in {sweep} within {seconds} s")
+
+
 def _untimed(folder: Path) -> dict[str, float]:
     return {k: v for k, v in json.loads((folder / "metrics.json").read_text()).items() if not k.startswith("time/")}
 
@@ -84,31 +96,41 @@ def _straight_run(data: Path, folder: Path, *args: str) -> None:
     subprocess.run([*command, *args], check=True, capture_output=True, env=ENV, timeout=600)
 
 
-def test_two_job_sweep_runs_as_slurm_jobs_and_is_summarised(fake_data: Path, tmp_path: Path) -> None:
-    sweep = tmp_path / "sweep"
-    result = _sweep(fake_data, sweep, "seed=1,2")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    rows = _summary(sweep)
-    assert [r["status"] for r in rows] == ["completed", "completed"] and {r["epochs"] for r in rows} == {"2"}
-    jobs = {_status(sweep / r["job"])["slurm_job"] for r in rows}
-    assert len(jobs) == 2, "each job ran as a SLURM job of its own"
-    accounted = subprocess.run(
-        ["sacct", "-n", "-X", "-j", ",".join(jobs), "-o", "jobid"], capture_output=True, text=True
-    )
-    assert len(accounted.stdout.split()) == 2, "SLURM's accounting knows them (as array tasks)"
+def _partition() -> str:
+    """The cluster's default partition, as `sinfo` marks it (debug* on make slurm-up's cluster)."""
+    partitions = subprocess.run(["sinfo", "-h", "-o", "%P"], capture_output=True, text=True, check=True).stdout
+    return next(p for p in partitions.split() if p.endswith("*")).rstrip("*")
 
 
-def test_ddp_over_two_slurm_tasks_writes_one_run_folder(fake_data: Path, tmp_path: Path) -> None:
-    sweep = tmp_path / "sweep"
-    ddp = ["hydra.launcher.tasks_per_node=2", "trainer=ddp", "data.batch_size=32", "seed=3"]
-    result = _sweep(fake_data, sweep, *ddp)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    (job,) = [p for p in sweep.iterdir() if p.is_dir() and not p.name.startswith(".")]
-    log = (job / "train.log").read_text()
-    assert "GLOBAL_RANK: 0, MEMBER: 1/2" in log and "GLOBAL_RANK: 1, MEMBER: 2/2" in log
-    assert _status(job)["status"] == "completed"
-    # 1000 training images, 500 per rank, batches of 32: 16 steps per epoch.
-    assert torch.load(job / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 2 * 16
+def test_the_readmes_slurm_commands_run_each_job_as_a_slurm_job_and_ddp_as_one_run(
+    fake_data: Path, tmp_path: Path
+) -> None:
+    commands = readme_runs(on_slurm=True)
+    assert len(commands) == 2, "the README shows a sweep and a DDP run on SLURM"
+    for number, argv in enumerate(commands):
+        outputs = tmp_path / str(number)
+        words = [word.replace("<partition>", _partition()) for word in argv[2:]]
+        command = [sys.executable, str(ROOT / argv[1]), *words, *tiny_budget(argv, fake_data, outputs)]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=ENV)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        assert "error:" not in result.stdout + result.stderr
+        (sweep,) = (outputs / "multirun").iterdir()
+        rows = _summary(sweep)
+        assert {r["status"] for r in rows} == {"completed"}
+        jobs = {_status(sweep / r["job"])["slurm_job"] for r in rows}
+        assert len(jobs) == len(rows), "each job ran as a SLURM job of its own"
+        accounted = subprocess.run(
+            ["sacct", "-n", "-X", "-j", ",".join(jobs), "-o", "jobid"], capture_output=True, text=True
+        )
+        assert len(accounted.stdout.split()) == len(rows), "SLURM's accounting knows them (as array tasks)"
+        if "trainer=ddp" in argv:
+            (row,) = rows  # two tasks, one run folder
+            job = sweep / row["job"]
+            log = (job / "train.log").read_text()
+            assert "GLOBAL_RANK: 0, MEMBER: 1/2" in log and "GLOBAL_RANK: 1, MEMBER: 2/2" in log
+            assert sorted(p.name for p in (job / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
+        else:
+            assert len(rows) == 2
 
 
 def test_a_diverging_job_beside_a_good_one(fake_data: Path, tmp_path: Path) -> None:
@@ -159,7 +181,7 @@ def test_a_requeued_job_continues_from_its_last_epoch_to_the_metrics_of_an_unint
         _sweep_command(slow_data, sweep, *epochs, "seed=5"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True, env=ENV,
     )  # fmt: skip
-    job = sweep / "0_run"  # one job: nothing varies
+    job = _only_job(sweep)
     _wait_for(job / "train.log", "epoch 1,")
     slurm_job = _status(job)["slurm_job"]
     requeued = time.monotonic()
@@ -187,7 +209,7 @@ def test_a_job_past_its_time_limit_is_requeued_and_continues_to_the_metrics_of_a
     limits = ["hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=30", "hydra.launcher.max_num_timeout=5"]
     result = _sweep(data, sweep, *epochs, *limits, "seed=6")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    job = sweep / "0_run"
+    job = _only_job(sweep)
     log = (job / "train.log").read_text()
     assert "SLURM started this job again" in log, "the time limit was reached at least once"
     assert log.count("epoch 1,") == 1
