@@ -52,7 +52,7 @@ test: data ## run the test suite (the SLURM tests skip unless a cluster is up: m
 	$(PY) -m pytest
 
 test-slurm: data ## run the SLURM tests on the cluster make slurm-up started (about 5 minutes)
-	$(PY) -m pytest -m slurm tests/test_slurm.py
+	$(PY) -m pytest -m slurm -n 0 tests/test_slurm.py
 
 slurm-up: ## as root: install and start a one-node SLURM cluster with accounting on this machine
 	scripts/slurm-up
