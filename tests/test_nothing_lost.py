@@ -262,7 +262,9 @@ def test_a_finished_run_is_extended_in_its_own_folder(finished: Path, tmp_path: 
     evaluated = subprocess.run([sys.executable, EVAL, str(moved)], capture_output=True, text=True)
     printed = float(evaluated.stdout.split("test acc ")[1].split()[0])
     assert abs(printed - metrics["acc/test"]) < 1e-4
-    assert read_status(moved)["status"] == "completed"
+    first, both = read_status(run_dir), read_status(moved)
+    assert both["status"] == "completed"
+    assert both["started"] == first["started"] and both["wall_s"] > first["wall_s"], "the record spans both attempts"
     assert (run_dir / "metrics.json").read_text() != (moved / "metrics.json").read_text(), "the original is untouched"
 
 

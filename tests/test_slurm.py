@@ -217,3 +217,19 @@ def test_a_job_past_its_time_limit_is_requeued_and_continues_to_the_metrics_of_a
     assert [r["epochs"] for r in _summary(sweep)] == ["20"]
     _straight_run(data, tmp_path / "straight", *epochs, "seed=6")
     assert _untimed(job) == _untimed(tmp_path / "straight")
+
+
+def test_a_job_past_its_time_limit_without_a_requeue_budget_is_interrupted_and_says_why(
+    slow_data: Path, tmp_path: Path
+) -> None:
+    sweep = tmp_path / "sweep"
+    limits = ["hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=30"]  # max_num_timeout=0
+    result = _sweep(slow_data, sweep, "trainer.max_epochs=200", *limits)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output[-3000:]
+    (row,) = _summary(sweep)
+    assert row["status"] == "interrupted"
+    assert "reached its time limit (hydra.launcher.timeout_min)" in row["error"]
+    assert "continue with: python src/resume.py" in row["error"] or "start it again" in row["error"]
+    assert f"{row['job']}: interrupted: the SLURM job reached its time limit" in output, "the console says why"
+    assert "UserWarning" not in output

@@ -69,4 +69,7 @@ def time_limit_as_sigterm() -> Iterator[None]:
     except Exception as error:
         if type(error).__name__ != "UncompletedJobError" or not type(error).__module__.startswith("submitit"):
             raise
-        raise SIGTERMException(f"time limit: {error}") from error
+        raise SIGTERMException(
+            "the SLURM job reached its time limit (hydra.launcher.timeout_min) with no requeue left "
+            "(hydra.launcher.max_num_timeout)"
+        ) from error

@@ -33,8 +33,12 @@ def _outcome(error: BaseException) -> dict[str, str]:
         return {"status": "diverged", "error": str(error)}
     if isinstance(error, TrialPruned):
         return {"status": "pruned"}
-    if isinstance(error, SIGTERMException):
-        return {"status": "interrupted", "signal": "SIGTERM"}
+    if isinstance(error, SIGTERMException):  # a message says why: a SLURM time limit (mlplab.slurm_job)
+        return (
+            {"status": "interrupted", "error": str(error)}
+            if str(error)
+            else {"status": "interrupted", "signal": "SIGTERM"}
+        )
     if isinstance(error, (KeyboardInterrupt, SystemExit)):  # Lightning turns Ctrl-C into SystemExit(1)
         return {"status": "interrupted", "signal": "SIGINT"}
     return {"status": "failed", "error": str(error) or type(error).__name__}
@@ -66,7 +70,11 @@ def recorded_status(folder: Path, enabled: bool = True) -> Iterator[None]:
         yield
         return
     with locked(folder) as owner:  # a second run or resume of this folder stops here
-        started, clock = datetime.now(timezone.utc).isoformat(timespec="seconds"), time.perf_counter()
+        # A status.json already here is this run's earlier attempt (a resume, a requeued SLURM job):
+        # train.py refuses a folder that holds another run. The record covers every attempt.
+        earlier = read_status(folder)
+        started = earlier.get("started") or datetime.now(timezone.utc).isoformat(timespec="seconds")
+        clock = time.perf_counter() - float(earlier.get("wall_s") or 0.0)
         write_json_atomic(folder / "status.json", {"status": "running", "started": started, **owner})
 
         def finish(outcome: dict[str, str]) -> None:

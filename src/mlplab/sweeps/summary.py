@@ -57,9 +57,14 @@ def summarise_job(folder: Path) -> tuple[JobSummary, Run | None]:
 
 def _why(folder: Path, status: dict) -> str:
     """The error a job ended with; for one stopped on the way, how to go on with it."""
-    if status["status"] in ("interrupted", "died") and (folder / "checkpoints" / "last.ckpt").is_file():
-        return " ".join(filter(None, [status.get("error"), f"continue with: python src/resume.py {folder}"]))
-    return status.get("error", "")
+    if status["status"] not in ("interrupted", "died"):
+        return status.get("error", "")
+    if (folder / "checkpoints" / "last.ckpt").is_file():
+        then = f"continue with: python src/resume.py {folder}"
+    else:
+        then = "stopped before its first epoch ended: nothing to resume; start it again"
+    why = status.get("error") or (f"{status['signal']}" if status.get("signal") else "")
+    return "; ".join(filter(None, [why, then]))
 
 
 def collect(folder: Path) -> list[tuple[JobSummary, Run | None]]:
