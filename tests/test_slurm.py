@@ -36,6 +36,10 @@ pytestmark = [
 # install may point elsewhere).
 ENV = os.environ | {"PYTHONPATH": str(ROOT / "src"), "PYTHONUNBUFFERED": "1"}
 SLURM = ["hydra/launcher=slurm", "hydra.launcher.timeout_min=10", "threads=1"]
+# A 1-minute limit. SLURM sends the time-limit signal at the first of its 30-second checks that falls
+# within signal_delay_s + 30 s of the limit: 25-55 s into an attempt here, after the job's imports (a
+# signal during them kills the job before submitit's handler is installed).
+ONE_MINUTE = ["hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=5"]
 
 
 @pytest.fixture(scope="module")
@@ -203,10 +207,12 @@ def test_a_requeued_job_continues_from_its_last_epoch_to_the_metrics_of_an_unint
 def test_a_job_past_its_time_limit_is_requeued_and_continues_to_the_metrics_of_an_uninterrupted_run(
     tmp_path: Path,
 ) -> None:
-    data = make_fake_fashion_mnist(tmp_path / "data", n_train=30000, n_test=300)  # ~30 s of training: past a signal
-    sweep, epochs = tmp_path / "sweep", ["trainer.max_epochs=20"]
-    # SLURM signals the job 30 s before its 1-minute limit; submitit requeues it while the budget lasts.
-    limits = ["hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=30", "hydra.launcher.max_num_timeout=5"]
+    # About 75 s of training: past the first attempt's signal, 25-55 s into it.
+    data = make_fake_fashion_mnist(tmp_path / "data", n_train=30000, n_test=300)
+    sweep, epochs = tmp_path / "sweep", ["trainer.max_epochs=60"]
+    # SLURM signals each attempt 25-55 s into its 1-minute limit (ONE_MINUTE); submitit requeues it while
+    # the budget lasts.
+    limits = [*ONE_MINUTE, "hydra.launcher.max_num_timeout=5"]
     result = _sweep(data, sweep, *epochs, *limits, "seed=6")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     job = _only_job(sweep)
@@ -214,7 +220,7 @@ def test_a_job_past_its_time_limit_is_requeued_and_continues_to_the_metrics_of_a
     assert "SLURM started this job again" in log, "the time limit was reached at least once"
     assert log.count("epoch 1,") == 1
     assert not [p.name for p in (job / "checkpoints").iterdir() if re.search(r"-v\d", p.name)]
-    assert [r["epochs"] for r in _summary(sweep)] == ["20"]
+    assert [r["epochs"] for r in _summary(sweep)] == ["60"]
     _straight_run(data, tmp_path / "straight", *epochs, "seed=6")
     assert _untimed(job) == _untimed(tmp_path / "straight")
 
@@ -223,8 +229,7 @@ def test_a_job_past_its_time_limit_without_a_requeue_budget_is_interrupted_and_s
     slow_data: Path, tmp_path: Path
 ) -> None:
     sweep = tmp_path / "sweep"
-    limits = ["hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=30"]  # max_num_timeout=0
-    result = _sweep(slow_data, sweep, "trainer.max_epochs=200", *limits)
+    result = _sweep(slow_data, sweep, "trainer.max_epochs=200", *ONE_MINUTE)  # max_num_timeout=0
     output = result.stdout + result.stderr
     assert result.returncode == 1, output[-3000:]
     (row,) = _summary(sweep)
