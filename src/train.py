@@ -29,7 +29,7 @@ from mlplab.callbacks import RunRecord
 from mlplab.cli import run_command_line
 from mlplab.config import check, recorded_config, register_configs
 from mlplab.console import describe, point_latest_at, quiet_lightning, shown_path
-from mlplab.distributed import adopt_submitit_tasks, check_multirun_ddp, global_rank
+from mlplab.distributed import adopt_submitit_tasks, check_multirun_ddp, global_rank, submitit_job
 from mlplab.errors import MlplabError
 from mlplab.hparams_events import log_run_hparams
 from mlplab.slurm_job import being_requeued, earlier_attempt, slurm_cpus_per_task, time_limit_as_sigterm
@@ -132,21 +132,10 @@ def main(cfg: DictConfig) -> float:
             log.warning("SLURM is requeueing this job: it continues from its last epoch when it starts again")
             raise SystemExit(143) from None
         code = interrupted(stop, folder)
-        if launched_job():  # scancel, a time limit: the sweep hears of it, its summary says how to go on
+        if submitit_job():  # scancel, a time limit: a launched job returns to the sweep; its summary says more
             return float("nan")
         raise SystemExit(code) from None
     return metrics.get("acc/val", metrics["acc/test"])
-
-
-def launched_job() -> bool:
-    """Whether this process is one job a launcher (submitit) started: it returns to the sweep, never exits."""
-    try:
-        import submitit
-
-        submitit.JobEnvironment()
-    except (ImportError, RuntimeError):
-        return False
-    return True
 
 
 def interrupted(stop: BaseException, folder: Path) -> int:

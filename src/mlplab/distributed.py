@@ -1,12 +1,16 @@
 """Several processes, one run: who is rank 0, and submitit tasks as DDP ranks."""
 
 import os
+from typing import TYPE_CHECKING
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from mlplab.errors import ConfigError
+
+if TYPE_CHECKING:
+    import submitit
 
 
 def global_rank() -> int:
@@ -17,19 +21,26 @@ def global_rank() -> int:
     return 0
 
 
+def submitit_job() -> "submitit.JobEnvironment | None":
+    """The submitit job this process is a task of (a launcher started it), or None."""
+    try:
+        import submitit
+
+        return submitit.JobEnvironment()
+    except (ImportError, RuntimeError):  # not inside a submitit job
+        return None
+
+
 def adopt_submitit_tasks() -> None:
     """Under submitit with several tasks per job, export their ranks the way torchrun does.
 
     Lightning then takes each task as one DDP rank instead of starting processes of its own
     (which would rerun the submitit worker's command line).
     """
-    try:
+    environment = submitit_job()
+    if environment is not None and environment.num_tasks > 1:
         import submitit
 
-        environment = submitit.JobEnvironment()
-    except (ImportError, RuntimeError):  # not inside a submitit job
-        return
-    if environment.num_tasks > 1:
         submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
         os.environ.setdefault("GROUP_RANK", str(environment.node))  # Lightning's torchelastic check wants it
 

@@ -83,9 +83,9 @@ if SlurmLauncher is not None:
             if status["status"] in ("running", "died", "unknown"):  # the job could not say it itself
                 folder.mkdir(parents=True, exist_ok=True)
                 reason = f"SLURM job {job.job_id} ended {job.state} without a result"
-                record = {"status": "failed", "error": reason, "slurm_job": job.job_id}
-                write_json_atomic(folder / "status.json", record)
-            log.error(f"job {number} ({' '.join(overrides)}): {read_status(folder).get('error', 'no result')}")
+                status = {"status": "failed", "error": reason, "slurm_job": job.job_id}
+                write_json_atomic(folder / "status.json", status)
+            log.error(f"job {number} ({' '.join(overrides)}): {status.get('error', 'no result')}")
             return JobReturn(overrides=overrides, status=JobStatus.COMPLETED, _return_value=float("nan"),
                              working_dir=str(folder))  # fmt: skip
 

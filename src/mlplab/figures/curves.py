@@ -32,8 +32,10 @@ def validation_curves(runs: list[tuple[str, Run]]) -> Figure:
     axes.set(xlabel="epoch", ylabel="validation accuracy", title="Validation accuracy per epoch")
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # validations fall at epoch ends
     axes.grid(alpha=0.3)
-    if axes.get_lines() and len(runs) <= 8:  # no lines when no run ended an epoch: nothing to label
+    if not axes.get_lines():
+        return figure  # no run ended an epoch: nothing to label
+    if len(runs) <= 8:
         axes.legend(fontsize="small", loc="lower right")
-    elif axes.get_lines():
+    else:
         figure.legend(fontsize="small", loc="outside right upper")
     return figure

@@ -63,8 +63,7 @@ def _why(folder: Path, status: dict) -> str:
         then = f"continue with: python src/resume.py {folder}"
     else:
         then = "stopped before its first epoch ended: nothing to resume; start it again"
-    why = status.get("error") or (f"{status['signal']}" if status.get("signal") else "")
-    return "; ".join(filter(None, [why, then]))
+    return "; ".join(filter(None, [status.get("error") or status.get("signal"), then]))
 
 
 def collect(folder: Path) -> list[tuple[JobSummary, Run | None]]:
