@@ -7,7 +7,7 @@ TORCH ?= torch==2.14.1 torchvision==0.29.1
 SYSTEM_DATA := /usr/share/datasets/fashion-mnist
 ARGS ?=
 
-.PHONY: help install data train sweep search dashboard summarize test test-slurm slurm-up slurm-down bench lint tensorboard clean
+.PHONY: help install data train sweep search dashboard summarize test test-full test-slurm slurm-up slurm-down bench lint tensorboard clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -48,8 +48,11 @@ dashboard: $(VENV)/.installed ## serve optuna-dashboard for the newest search on
 summarize: $(VENV)/.installed ## rebuild a folder's summary table and plot: make summarize DIR=outputs/multirun/<sweep>
 	$(PY) src/summarize.py $(DIR)
 
-test: data ## run the test suite (the SLURM tests skip unless a cluster is up: make slurm-up test-slurm)
-	$(PY) -m pytest
+test: data ## the core tests: unit tests and in-process trainings on synthetic data, about a minute
+	$(PY) -m pytest --timeout=60
+
+test-full: data ## every test but the SLURM ones: the core, then scripts, sweeps, servers and real faults
+	$(PY) -m pytest -m "not slurm"
 
 test-slurm: data ## run the SLURM tests on the cluster make slurm-up started (about 5 minutes)
 	$(PY) -m pytest -m slurm -n 0 tests/test_slurm.py

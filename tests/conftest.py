@@ -1,5 +1,7 @@
 """Shared fixtures: small synthetic Fashion-MNIST files and the real config, shrunk for speed."""
 
+import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,21 +15,32 @@ from mlplab.config import register_configs
 from mlplab.data.idx import write_idx
 from mlplab.data.locate import FILES
 from mlplab.models import ConciseMLP, ScratchMLP
+from processes import no_process_outlives_its_test, script  # noqa: F401 - an autouse fixture
+
+# Two test workers share two cores: torch in each, and in every script a test starts, uses one thread.
+torch.set_num_threads(1)
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
 SYSTEM_DATA = Path("/usr/share/datasets/fashion-mnist")
 
 
+# The share of images that show another class's band: classes overlap, so no model exceeds about 0.8
+# and an accuracy says how well a model learned, not only that it ran.
+CONFUSED = 0.2
+
+
 def make_fake_fashion_mnist(folder: Path, n_train: int = 1200, n_test: int = 300, gz: bool = True) -> Path:
-    """Write the four IDX files with images a small MLP can learn: each class lights its own band of rows."""
+    """Write the four IDX files: each class lights its own band of rows, except a fifth drawn as another class."""
     rng = np.random.default_rng(0)
     folder.mkdir(parents=True, exist_ok=True)
     for split, n in (("train", n_train), ("test", n_test)):
         labels = rng.integers(0, 10, size=n).astype(np.uint8)
+        shown = np.where(rng.random(n) < CONFUSED, rng.integers(0, 10, size=n), labels)
         images = rng.integers(0, 60, size=(n, 28, 28)).astype(np.uint8)
-        for i, label in enumerate(labels):
-            images[i, 2 * label + 4 : 2 * label + 7, 4:24] = 230
+        for i, band in enumerate(shown):
+            images[i, 2 * band + 4 : 2 * band + 7, 4:24] = 230
         suffix = ".gz" if gz else ""
         write_idx(folder / (FILES[f"{split}_images"] + suffix), images)
         write_idx(folder / (FILES[f"{split}_labels"] + suffix), labels)
@@ -53,16 +66,32 @@ def tiny_overrides(data_dir: Path, output_dir: Path) -> list[str]:
     ]
 
 
+def compose_tiny(data_dir: Path, output_dir: Path, *overrides: str) -> DictConfig:
+    """The real conf/train.yaml with tiny-run overrides plus these."""
+    register_configs()
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONF)):
+        return compose("train", overrides=[*tiny_overrides(data_dir, output_dir), *overrides])
+
+
 @pytest.fixture
 def make_cfg(fake_data: Path, tmp_path: Path) -> Callable[..., DictConfig]:
     """Compose the real conf/train.yaml with tiny-run overrides plus the test's own."""
-    register_configs()
+    return lambda *overrides: compose_tiny(fake_data, tmp_path / "run", *overrides)
 
-    def _make(*overrides: str) -> DictConfig:
-        with initialize_config_dir(version_base="1.3", config_dir=str(CONF)):
-            return compose("train", overrides=[*tiny_overrides(fake_data, tmp_path / "run"), *overrides])
 
-    return _make
+@pytest.fixture(scope="session")
+def trained_run(fake_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished 2-epoch run on fake_data, made by src/train.py once per test worker; change only a copy of it."""
+    run_dir = tmp_path_factory.mktemp("trained") / "run"
+    overrides = [o for o in tiny_overrides(fake_data, run_dir) if not o.startswith("output_dir")]
+    script("train.py", *overrides, f"hydra.run.dir={run_dir}", "data.normalize=standard", check=True)
+    return run_dir
+
+
+@pytest.fixture
+def run_copy(trained_run: Path, tmp_path: Path) -> Path:
+    """A copy of the session's finished run, for a test to read, damage or extend."""
+    return Path(shutil.copytree(trained_run, tmp_path / "run-copy"))
 
 
 needs_real_data = pytest.mark.skipif(

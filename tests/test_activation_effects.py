@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from omegaconf import DictConfig
 
+import processes
 from conftest import ROOT, copy_scratch_into_concise, make_fake_fashion_mnist
 from mlplab.data.idx import read_idx
 from mlplab.data.locate import FILES
@@ -26,9 +27,10 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def _script(name: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(ROOT / "src" / name), *args], capture_output=True, text=True)
+    return processes.run([sys.executable, str(ROOT / "src" / name), *args], capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_plot_activations_writes_one_png_per_activation_and_an_overview(tmp_path: Path) -> None:
     result = _script("plot_activations.py", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
@@ -38,9 +40,11 @@ def test_plot_activations_writes_one_png_per_activation_and_an_overview(tmp_path
         assert path.read_bytes()[:8] == PNG_SIGNATURE and path.stat().st_size > 10_000
 
 
-def test_plot_activations_refuses_an_unknown_name_before_writing(tmp_path: Path) -> None:
-    result = _script("plot_activations.py", "--out", str(tmp_path / "figs"), "relu", "tahn")
-    assert result.returncode == 2 and "activation 'tahn' is unknown; choose one of: relu" in result.stderr
+def test_plot_activations_refuses_an_unknown_name_before_writing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = processes.main_of("plot_activations.py", "--out", tmp_path / "figs", "relu", "tahn", capsys=capsys)
+    assert code == 2 and "activation 'tahn' is unknown; choose one of: relu" in err
     assert not (tmp_path / "figs").exists()
 
 
@@ -86,10 +90,12 @@ def test_scratch_and_concise_report_the_same_hidden_preactivations() -> None:
         torch.testing.assert_close(ours, theirs)
 
 
-def test_plot_gradients_draws_the_runs_of_a_folder(make_cfg: Callable[..., DictConfig], tmp_path: Path) -> None:
+def test_plot_gradients_draws_the_runs_of_a_folder(
+    make_cfg: Callable[..., DictConfig], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     for i, activation in enumerate(("sigmoid", "relu")):
         train(make_cfg(f"activation={activation}", "trainer.max_epochs=1", f"output_dir={tmp_path / 'sweep' / str(i)}"))
-    result = _script("plot_gradients.py", str(tmp_path / "sweep"))
-    assert result.returncode == 0, result.stderr
+    code, _, err = processes.main_of("plot_gradients.py", tmp_path / "sweep", capsys=capsys)
+    assert code == 0, err
     assert (tmp_path / "sweep" / "gradient_norms.png").read_bytes()[:8] == PNG_SIGNATURE
     assert differing_labels([tmp_path / "sweep" / "0", tmp_path / "sweep" / "1"]) == ["sigmoid", "relu"], "the legend"

@@ -1,8 +1,7 @@
-"""`python src/train.py ...` as a user types it, in a subprocess, on synthetic data."""
+"""`python src/train.py ...` as a user types it, on synthetic data: refusals in-process, runs in a subprocess."""
 
 import json
-import os
-import subprocess
+import signal
 import sys
 from pathlib import Path
 
@@ -14,12 +13,11 @@ from conftest import ROOT, tiny_overrides
 from mlplab.cli import check_command_line
 from mlplab.config import register_configs
 from mlplab.errors import ConfigError
+from processes import Process, command_line_answer, run, script, wait_until
 
 
-def _run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "src" / "train.py"), *args], cwd=cwd, capture_output=True, text=True, timeout=300
-    )
+def _run(*args: str, cwd: Path = ROOT):
+    return run([sys.executable, str(ROOT / "src" / "train.py"), *args], cwd=cwd)
 
 
 def _overrides(fake_data: Path, run_dir: Path) -> list[str]:
@@ -52,12 +50,14 @@ def test_a_run_says_what_runs_and_where_and_stays_quiet(fake_data: Path, tmp_pat
     assert (run_dir / "checkpoints" / "best.ckpt").is_file() and (run_dir / "metrics.json").is_file()
 
 
+@pytest.mark.slow
 def test_verbose_brings_lightnings_messages_back(fake_data: Path, tmp_path: Path) -> None:
     result = _run("-v", "trainer.max_epochs=1", *_overrides(fake_data, tmp_path / "run"))
     assert result.returncode == 0, result.stderr[-3000:]
     assert "GPU available" in result.stdout and "Total params" in result.stdout
 
 
+@pytest.mark.slow
 def test_runs_go_to_the_project_outputs_whatever_the_working_directory(fake_data: Path, tmp_path: Path) -> None:
     outputs = tmp_path / "project-outputs"
     overrides = [o for o in tiny_overrides(fake_data, tmp_path) if not o.startswith("output_dir")]
@@ -68,11 +68,9 @@ def test_runs_go_to_the_project_outputs_whatever_the_working_directory(fake_data
     (folder,) = (outputs / "runs").iterdir()
     assert not (elsewhere / "outputs").exists()
     assert (outputs / "latest").resolve() == folder.resolve()
-    for script in ("eval.py", "resume.py"):  # outputs/latest stands for the newest run
-        done = subprocess.run(
-            [sys.executable, str(ROOT / "src" / script), str(outputs / "latest")], capture_output=True, text=True
-        )
-        assert (done.returncode, script) == ((0 if script == "eval.py" else 2), script), done.stderr
+    for name in ("eval.py", "resume.py"):  # outputs/latest stands for the newest run
+        done = script(name, outputs / "latest")
+        assert (done.returncode, name) == ((0 if name == "eval.py" else 2), name), done.stderr
     assert "has completed its 1 epoch;" in done.stderr
     # With the default `outputs`, runs land under the checkout's outputs/ (checked on the composed config).
     from hydra import compose, initialize_config_dir
@@ -106,13 +104,23 @@ def test_runs_go_to_the_project_outputs_whatever_the_working_directory(fake_data
     ],
 )
 def test_a_mistyped_command_line_is_one_line_exit_2_and_no_folder(
-    fake_data: Path, tmp_path: Path, args: list[str], message: str
+    fake_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
 ) -> None:
     sweep = [f"hydra.sweep.dir={tmp_path / 'sweep'}"] if "-m" in args else []
-    result = _run(*args, *sweep, *_overrides(fake_data, tmp_path / "run"))
-    assert result.returncode == 2
-    assert result.stderr.startswith(f"error: {message}") and result.stderr.count("\n") == 1, result.stderr
-    assert result.stdout == "" and not (tmp_path / "run").exists() and not (tmp_path / "sweep").exists()
+    code, out, err = command_line_answer([*args, *sweep, *_overrides(fake_data, tmp_path / "run")], capsys)
+    assert code == 2
+    assert err.startswith(f"error: {message}") and err.count("\n") == 1, err
+    assert out == "" and not (tmp_path / "run").exists() and not (tmp_path / "sweep").exists()
+
+
+@pytest.mark.slow
+def test_a_mistyped_command_line_in_a_real_process_is_one_line_before_lightning_starts(
+    fake_data: Path, tmp_path: Path
+) -> None:
+    result = _run("activation=tahn", *_overrides(fake_data, tmp_path / "run"))
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.startswith("error: activation=tahn is not an option;") and result.stderr.count("\n") == 1
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize(
@@ -159,6 +167,7 @@ def test_overrides_a_person_types_compose_with_presets(args: list[str], hidden: 
     assert list(cfg.model.hidden) == hidden and cfg.model.optimizer.lr == lr
 
 
+@pytest.mark.slow
 def test_hidden_and_lr_as_typed_train_what_they_say(fake_data: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     result = _run("hidden=32x3", "lr=0.2", "trainer.max_epochs=1", *_overrides(fake_data, run_dir))
@@ -166,6 +175,7 @@ def test_hidden_and_lr_as_typed_train_what_they_say(fake_data: Path, tmp_path: P
     assert result.stdout.startswith("ScratchMLP 784-32-32-32-10, relu,") and "ScratchSGD lr 0.2," in result.stdout
 
 
+@pytest.mark.slow
 def test_help_lists_the_groups_and_the_useful_keys() -> None:
     result = _run("--help")
     assert result.returncode == 0
@@ -178,6 +188,7 @@ def test_help_lists_the_groups_and_the_useful_keys() -> None:
     assert "Powered by Hydra" not in out
 
 
+@pytest.mark.slow
 def test_lightning_batch_flags_count_updates_whatever_the_grouping(fake_data: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     result = _run("+trainer.limit_train_batches=3", "data.batches_per_step=32", *_overrides(fake_data, run_dir))
@@ -187,6 +198,7 @@ def test_lightning_batch_flags_count_updates_whatever_the_grouping(fake_data: Pa
     assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 6, "2 epochs x 3"
 
 
+@pytest.mark.slow
 def test_debug_overfit_learns_one_batch_by_heart(fake_data: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     result = _run("debug=overfit", "lr=0.5", *_overrides(fake_data, run_dir), "trainer.max_epochs=60")
@@ -198,6 +210,7 @@ def test_debug_overfit_learns_one_batch_by_heart(fake_data: Path, tmp_path: Path
     assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 60, "1 per epoch"
 
 
+@pytest.mark.slow
 def test_debug_fast_and_the_csv_logger(fake_data: Path, tmp_path: Path) -> None:
     result = _run("debug=fast", *_overrides(fake_data, tmp_path / "fast"))
     assert result.returncode == 0, result.stderr[-2000:]
@@ -208,6 +221,7 @@ def test_debug_fast_and_the_csv_logger(fake_data: Path, tmp_path: Path) -> None:
     assert "acc/val" in rows[0] and len(rows) >= 2
 
 
+@pytest.mark.slow
 def test_a_diverging_run_names_the_update_where_it_happened(fake_data: Path, tmp_path: Path) -> None:
     result = _run("lr=1e6", "data.batches_per_step=32", *_overrides(fake_data, tmp_path / "run"))
     assert result.returncode == 2
@@ -216,6 +230,7 @@ def test_a_diverging_run_names_the_update_where_it_happened(fake_data: Path, tmp
     assert 1 <= update <= 8, "an update within the first step, not the step's last (32)"
 
 
+@pytest.mark.slow
 def test_a_sweep_preset_runs_as_a_sweep_without_dash_m(fake_data: Path, tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
     overrides = [o for o in tiny_overrides(fake_data, tmp_path) if not o.startswith("output_dir")]
@@ -227,6 +242,7 @@ def test_a_sweep_preset_runs_as_a_sweep_without_dash_m(fake_data: Path, tmp_path
     assert [line.split("]")[0][:4] for line in labelled] == ["[1/3", "[2/3", "[3/3"], labelled
 
 
+@pytest.mark.slow
 def test_histograms_work_for_both_models(fake_data: Path, tmp_path: Path) -> None:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -244,21 +260,14 @@ def test_histograms_work_for_both_models(fake_data: Path, tmp_path: Path) -> Non
         assert {"weights/layer1", "weight_grads/layer1", "weight_grads/layer2"} <= set(events.Tags()["histograms"])
 
 
+@pytest.mark.slow
 def test_ctrl_c_is_recorded_as_an_interruption_not_an_error(fake_data: Path, tmp_path: Path) -> None:
-    import signal
-    import time
-
     run_dir = tmp_path / "run"
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "src" / "train.py"), *_overrides(fake_data, run_dir), "trainer.max_epochs=200"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=os.environ | {"PYTHONUNBUFFERED": "1"},
+    process = Process(
+        [sys.executable, str(ROOT / "src" / "train.py"), *_overrides(fake_data, run_dir), "trainer.max_epochs=200"]
     )
-    while not (run_dir / "checkpoints" / "last.ckpt").exists():
-        time.sleep(0.01)
+    wait_until((run_dir / "checkpoints" / "last.ckpt").exists, "first checkpoint", process=process)
     process.send_signal(signal.SIGINT)
-    assert process.wait(timeout=60) == 130
+    assert process.finish(timeout=60)[0] == 130
     status = json.loads((run_dir / "status.json").read_text())
     assert status["status"] == "interrupted" and status["signal"] == "SIGINT" and "error" not in status

@@ -2,15 +2,18 @@
 
 import csv
 import json
-import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
+import processes
 from conftest import ROOT, make_fake_fashion_mnist, tiny_overrides
+
+# Every test here starts two or more processes.
+pytestmark = pytest.mark.slow
 
 DDP = ["trainer=ddp", "threads=1", "data.batch_size=32"]
 
@@ -24,7 +27,7 @@ def test_two_process_ddp_run_shards_the_data_syncs_metrics_and_writes_one_set_of
     fake_data: Path, tmp_path: Path
 ) -> None:
     run_dir = tmp_path / "run"
-    result = subprocess.run(_command(fake_data, *DDP, f"hydra.run.dir={run_dir}"), capture_output=True, text=True)
+    result = processes.run(_command(fake_data, *DDP, f"hydra.run.dir={run_dir}"), capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert result.stdout.count("epoch 2, loss") == 1, "only rank 0 prints the chapter's lines"
     log = (run_dir / "train.log").read_text()
@@ -39,7 +42,7 @@ def test_two_process_ddp_run_shards_the_data_syncs_metrics_and_writes_one_set_of
 
     # Each rank tested half of the 300 test images; the synced accuracy is that of all 300.
     recorded = json.loads((run_dir / "metrics.json").read_text())["acc/test"]
-    evaluated = subprocess.run(
+    evaluated = processes.run(
         [sys.executable, str(ROOT / "src" / "eval.py"), str(run_dir)], capture_output=True, text=True
     )
     assert evaluated.returncode == 0, evaluated.stderr
@@ -53,7 +56,7 @@ def test_two_process_ddp_run_shards_the_data_syncs_metrics_and_writes_one_set_of
 
 def test_ddp_inside_a_local_sweep_is_refused_with_the_working_alternative(fake_data: Path, tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
-    result = subprocess.run(
+    result = processes.run(
         _command(fake_data, "-m", *DDP, "seed=1,2", f"hydra.sweep.dir={sweep}"), capture_output=True, text=True
     )
     assert result.returncode == 1, "no job completed"
@@ -69,7 +72,7 @@ def test_ddp_inside_a_local_sweep_is_refused_with_the_working_alternative(fake_d
 def test_submitit_job_with_two_tasks_runs_as_two_ddp_ranks(fake_data: Path, tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
     launcher = ["hydra/launcher=submitit_local", "hydra.launcher.tasks_per_node=2"]
-    result = subprocess.run(
+    result = processes.run(
         _command(fake_data, "-m", *launcher, *DDP, "seed=3", f"hydra.sweep.dir={sweep}"),
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
@@ -84,18 +87,16 @@ def test_submitit_job_with_two_tasks_runs_as_two_ddp_ranks(fake_data: Path, tmp_
 def test_interrupted_ddp_run_resumes_to_the_same_metrics_as_an_uninterrupted_one(tmp_path: Path) -> None:
     data = make_fake_fashion_mnist(tmp_path / "data", n_train=6000, n_test=300)
     interrupted, straight = tmp_path / "interrupted", tmp_path / "straight"
-    env = os.environ | {"PYTHONUNBUFFERED": "1"}
     command = _command(data, *DDP, "trainer.max_epochs=3", f"hydra.run.dir={interrupted}")
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    for line in process.stdout:
-        if line.startswith("epoch 1,"):
-            process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=300) == 143
-    resumed = subprocess.run(
+    process = processes.Process(command)
+    process.wait_for_line("epoch 1,", timeout=300)
+    process.send_signal(signal.SIGTERM)
+    assert process.finish(timeout=300)[0] == 143
+    resumed = processes.run(
         [sys.executable, str(ROOT / "src" / "resume.py"), str(interrupted)], capture_output=True, text=True
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    subprocess.run(
+    processes.run(
         _command(data, *DDP, "trainer.max_epochs=3", f"hydra.run.dir={straight}"), check=True, capture_output=True
     )
 
@@ -108,7 +109,7 @@ def test_torchrun_is_refused_with_one_line_naming_the_supported_way(fake_data: P
     torchrun = Path(sys.executable).parent / "torchrun"
     run_dir = tmp_path / "run"
     command = [str(torchrun), "--nproc_per_node=2", *_command(fake_data, *DDP, f"hydra.run.dir={run_dir}")[1:]]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    result = processes.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode != 0
     ours = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert ours == ["error: torchrun is not supported; run `python src/train.py trainer=ddp trainer.devices=<n>` "

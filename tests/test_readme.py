@@ -8,7 +8,6 @@ and resume find the runs the commands before them made (`outputs/latest`). `make
 
 import re
 import shlex
-import subprocess
 import sys
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import processes
 from conftest import ROOT
 from mlplab.data.idx import read_idx
 from mlplab.data.locate import FILES
@@ -56,7 +56,7 @@ def as_argv(command: str) -> list[str] | None:
     """The python command a README line runs (a make target through `make -n`), or None if it trains nothing."""
     words = shlex.split(command)
     if words[0] == "make" and len(words) > 1 and words[1] in MAKE_TARGETS:
-        dry_run = subprocess.run(
+        dry_run = processes.run(
             ["make", "-n", "-o", ".venv/.installed", *words[1:]], cwd=ROOT, capture_output=True, text=True, check=True
         )
         recipe = dry_run.stdout.replace("\\\n", " ")
@@ -81,19 +81,20 @@ def readme_runs(on_slurm: bool = False) -> list[list[str]]:
 
 
 def tiny_budget(argv: list[str], data: Path, outputs: Path) -> list[str]:
-    """What a training command gets appended: synthetic data, one epoch, outputs here; keys it sets stay its own."""
+    """The command with synthetic data, outputs here, and its budget forced to one epoch and two trials."""
+    forced = {"trainer.max_epochs": "1", "hydra.sweeper.n_trials": "2"}
     budget = {
         "data.data_dir": str(data),
         "data.system_dir": "/nonexistent",
         "data.download": "false",
         "data.val_size": "200",  # the synthetic training set has 1,200 images, fewer than the default 5,000
-        "trainer.max_epochs": "1",
         "outputs": str(outputs),
-    }
-    if "hparams_search=optuna" in argv:
-        budget["hydra.sweeper.n_trials"] = "2"
-    given = {word.split("=", 1)[0] for word in argv[2:]}
-    return [f"{key}={value}" for key, value in budget.items() if key not in given]
+    } | forced
+    if "hparams_search=optuna" not in argv:
+        del budget["hydra.sweeper.n_trials"]
+    words = [word for word in argv[2:] if word.split("=", 1)[0] not in forced]
+    given = {word.split("=", 1)[0] for word in words}
+    return words + [f"{key}={value}" for key, value in budget.items() if key not in given]
 
 
 def write_images_named_in(argv: list[str], folder: Path, data: Path) -> None:
@@ -109,20 +110,39 @@ def test_the_readme_shows_a_command_of_each_kind() -> None:
         assert any(kind in run for run in runs), f"no README command runs {kind!r}: {runs}"
 
 
-def test_every_readme_command_that_trains_or_evaluates_runs(fake_data: Path, tmp_path: Path) -> None:
-    failures = []
-    for argv in readme_runs():
-        command = [sys.executable, str(ROOT / argv[1]), *argv[2:]]
-        if argv[1] == "src/train.py":
-            command += tiny_budget(argv, fake_data, tmp_path / "outputs")
-        if argv[1] == "src/predict.py":
-            write_images_named_in(argv, tmp_path, fake_data)
-        result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
-        output = result.stdout + result.stderr
-        # A sweep's failed job does not fail the sweep: its error line does.
-        if result.returncode != 0 or "error:" in output or "Traceback" in output:
-            failures.append(f"{' '.join(argv)}: exit {result.returncode}\n{output[-1500:]}")
-    assert not failures, "\n\n".join(failures)
+def _run_readme_command(argv: list[str], data: Path, folder: Path) -> None:
+    """Run one README command in `folder` with the tiny budget; fail on its exit status or an error line."""
+    command = [sys.executable, str(ROOT / argv[1]), *argv[2:]]
+    if argv[1] == "src/train.py":
+        command[2:] = tiny_budget(argv, data, folder / "outputs")
+    if argv[1] == "src/predict.py":
+        write_images_named_in(argv, folder, data)
+    result = processes.run(command, cwd=folder)
+    output = result.stdout + result.stderr
+    # A sweep's failed job does not fail the sweep: its error line does.
+    assert result.returncode == 0 and "error:" not in output and "Traceback" not in output, (
+        f"{' '.join(argv)}: exit {result.returncode}\n{output[-1500:]}"
+    )
+
+
+TRAINS = [argv for argv in readme_runs() if argv[1] == "src/train.py"]
+READS = [argv for argv in readme_runs() if argv[1] != "src/train.py"]  # eval, predict, resume: outputs/latest
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("argv", TRAINS, ids=[" ".join(argv[2:]) or "defaults" for argv in TRAINS])
+def test_a_readme_command_that_trains_runs(argv: list[str], fake_data: Path, tmp_path: Path) -> None:
+    _run_readme_command(argv, fake_data, tmp_path)
+
+
+@pytest.mark.slow
+def test_the_readme_commands_that_evaluate_predict_and_resume_run_on_the_newest_run(
+    fake_data: Path, tmp_path: Path
+) -> None:
+    """They read outputs/latest: the README's first training command makes it, then each runs in order."""
+    _run_readme_command(TRAINS[0], fake_data, tmp_path)
+    for argv in READS:
+        _run_readme_command(argv, fake_data, tmp_path)
 
 
 def console_examples() -> list[tuple[str, str]]:
@@ -136,17 +156,13 @@ def console_examples() -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize("command, shown", console_examples())
-def test_a_readme_console_example_prints_what_it_shows(command: str, shown: str, tmp_path: Path) -> None:
+def test_a_readme_console_example_prints_what_it_shows(
+    command: str, shown: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     words = shlex.split(command)
     assert words[:2] == ["python", "src/train.py"], command
-    result = subprocess.run(
-        [sys.executable, str(ROOT / words[1]), *words[2:], f"outputs={tmp_path}"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert (result.returncode, result.stderr.strip()) == (2, shown)
+    code, out, err = processes.command_line_answer([*words[2:], f"outputs={tmp_path}"], capsys)
+    assert (code, out, err.strip()) == (2, "", shown)
     assert not any(tmp_path.iterdir()), "a refused command line writes nothing"
 
 

@@ -11,6 +11,7 @@ from train import train
 
 
 @pytest.mark.real_data
+@pytest.mark.slow
 @needs_real_data
 @pytest.mark.parametrize("preset", ["chapter_scratch", "chapter_concise"])
 def test_chapter_preset_reaches_080_test_accuracy_in_3_epochs(preset: str, tmp_path: Path) -> None:

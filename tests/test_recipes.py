@@ -26,7 +26,7 @@ def _lrs(cfg: DictConfig, tag: str) -> list[float]:
 def test_adamw_with_cosine_schedule_trains_the_concise_model(make_cfg: Callable[..., DictConfig]) -> None:
     cfg = make_cfg("model=concise", "optimizer=adamw", "scheduler=cosine", "trainer.max_epochs=3")
     metrics = train(cfg)
-    assert metrics["acc/val"] > 0.5
+    assert 0.75 < metrics["acc/val"] <= 0.85
     lrs = _lrs(cfg, "lr")
     assert lrs[0] == pytest.approx(1e-3) and lrs[0] > lrs[1] > lrs[2] > 0, "half a cosine over 3 epochs"
 
@@ -36,7 +36,7 @@ def test_time_to_accuracy_presets_train_end_to_end(make_cfg: Callable[..., DictC
     cfg = make_cfg(f"experiment={preset}", "trainer.max_epochs=2")
     assert cfg.model.optimizer.nesterov if preset == "fast" else cfg.trainer.precision == "bf16-mixed"
     metrics = train(cfg)
-    assert metrics["acc/test"] > 0.5
+    assert 0.75 < metrics["acc/test"] <= 0.85
     assert len(_lrs(cfg, "lr")) == 2
     checkpoint = torch.load(Path(cfg.output_dir) / "checkpoints" / "last.ckpt", weights_only=True)
     assert checkpoint["optimizer_states"][0]["param_groups"][0]["fused"], "torch's fused kernel steps the optimiser"
@@ -88,10 +88,11 @@ def test_data_is_placed_on_the_trainers_device_in_its_precision_once(fake_data: 
     assert {y.dtype for _, y in datamodule.splits.values()} == {torch.int64}, "labels are not converted"
 
 
+@pytest.mark.slow
 def test_compiled_model_trains_and_its_checkpoint_loads_into_a_plain_one(make_cfg: Callable[..., DictConfig]) -> None:
     cfg = make_cfg("model=concise", "compile=true", "trainer.max_epochs=1")
     metrics = train(cfg)
-    assert metrics["acc/val"] > 0.3
+    assert 0.75 < metrics["acc/val"] <= 0.85
     checkpoint = torch.load(Path(cfg.output_dir) / "checkpoints" / "last.ckpt", weights_only=True)
     plain = ConciseMLP(partial(torch.optim.SGD, lr=0.5))
     plain.load_state_dict(checkpoint["state_dict"])  # no torch.compile prefixes in the keys

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+import processes
 from conftest import ROOT, make_fake_fashion_mnist, tiny_overrides
 from test_readme import readme_runs, tiny_budget
 
@@ -23,7 +24,7 @@ from test_readme import readme_runs, tiny_budget
 def _cluster_is_up() -> bool:
     if shutil.which("scontrol") is None:
         return False
-    return "UP" in subprocess.run(["scontrol", "ping"], capture_output=True, text=True).stdout
+    return "UP" in processes.run(["scontrol", "ping"], capture_output=True, text=True).stdout
 
 
 pytestmark = [
@@ -55,7 +56,7 @@ def _sweep_command(data: Path, sweep: Path, *args: str) -> list[str]:
 
 def _sweep(data: Path, sweep: Path, *args: str) -> subprocess.CompletedProcess[str]:
     command = _sweep_command(data, sweep, *args)
-    return subprocess.run(command, capture_output=True, text=True, timeout=600, env=ENV)
+    return processes.run(command, capture_output=True, text=True, timeout=600, env=ENV)
 
 
 def _summary(sweep: Path) -> list[dict[str, str]]:
@@ -97,12 +98,12 @@ def _straight_run(data: Path, folder: Path, *args: str) -> None:
     """The same training as one uninterrupted run on this machine, outside SLURM."""
     overrides = [o for o in tiny_overrides(data, Path()) if not o.startswith("output_dir")]
     command = [sys.executable, str(ROOT / "src" / "train.py"), *overrides, "threads=1", f"hydra.run.dir={folder}"]
-    subprocess.run([*command, *args], check=True, capture_output=True, env=ENV, timeout=600)
+    processes.run([*command, *args], check=True, capture_output=True, env=ENV, timeout=600)
 
 
 def _partition() -> str:
     """The cluster's default partition, as `sinfo` marks it (debug* on make slurm-up's cluster)."""
-    partitions = subprocess.run(["sinfo", "-h", "-o", "%P"], capture_output=True, text=True, check=True).stdout
+    partitions = processes.run(["sinfo", "-h", "-o", "%P"], capture_output=True, text=True, check=True).stdout
     return next(p for p in partitions.split() if p.endswith("*")).rstrip("*")
 
 
@@ -113,9 +114,9 @@ def test_the_readmes_slurm_commands_run_each_job_as_a_slurm_job_and_ddp_as_one_r
     assert len(commands) == 2, "the README shows a sweep and a DDP run on SLURM"
     for number, argv in enumerate(commands):
         outputs = tmp_path / str(number)
-        words = [word.replace("<partition>", _partition()) for word in argv[2:]]
-        command = [sys.executable, str(ROOT / argv[1]), *words, *tiny_budget(argv, fake_data, outputs)]
-        result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=ENV)
+        words = [word.replace("<partition>", _partition()) for word in tiny_budget(argv, fake_data, outputs)]
+        command = [sys.executable, str(ROOT / argv[1]), *words]
+        result = processes.run(command, capture_output=True, text=True, timeout=600, env=ENV)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         assert "error:" not in result.stdout + result.stderr
         (sweep,) = (outputs / "multirun").iterdir()
@@ -123,7 +124,7 @@ def test_the_readmes_slurm_commands_run_each_job_as_a_slurm_job_and_ddp_as_one_r
         assert {r["status"] for r in rows} == {"completed"}
         jobs = {_status(sweep / r["job"])["slurm_job"] for r in rows}
         assert len(jobs) == len(rows), "each job ran as a SLURM job of its own"
-        accounted = subprocess.run(
+        accounted = processes.run(
             ["sacct", "-n", "-X", "-j", ",".join(jobs), "-o", "jobid"], capture_output=True, text=True
         )
         assert len(accounted.stdout.split()) == len(rows), "SLURM's accounting knows them (as array tasks)"
@@ -158,17 +159,14 @@ def test_scancel_of_a_running_job_ends_the_sweep_with_the_job_interrupted_and_it
     slow_data: Path, tmp_path: Path
 ) -> None:
     sweep = tmp_path / "sweep"
-    sweep_process = subprocess.Popen(
-        _sweep_command(slow_data, sweep, "trainer.max_epochs=20", "seed=1,2"),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV,
-    )  # fmt: skip
+    sweep_process = processes.Process(_sweep_command(slow_data, sweep, "trainer.max_epochs=20", "seed=1,2"), env=ENV)
     cancelled = sweep / "0_seed=1"
     _wait_for(cancelled / "train.log", "epoch 1,")
-    subprocess.run(["scancel", _status(cancelled)["slurm_job"]], check=True)
+    processes.run(["scancel", _status(cancelled)["slurm_job"]], check=True)
     # The other job is cancelled too, so that the test ends soon: the sweep must still end and summarise.
     _wait_for(sweep / "1_seed=2" / "train.log", "epoch 1,")
-    subprocess.run(["scancel", _status(sweep / "1_seed=2")["slurm_job"]], check=True)
-    output, _ = sweep_process.communicate(timeout=300)
+    processes.run(["scancel", _status(sweep / "1_seed=2")["slurm_job"]], check=True)
+    _, output = sweep_process.finish(timeout=300)
     assert sweep_process.returncode == 1, output[-3000:]
     assert "2 jobs did not complete" in output
     row = {r["job"]: r for r in _summary(sweep)}["0_seed=1"]
@@ -181,17 +179,14 @@ def test_a_requeued_job_continues_from_its_last_epoch_to_the_metrics_of_an_unint
     slow_data: Path, tmp_path: Path
 ) -> None:
     sweep, epochs = tmp_path / "sweep", ["trainer.max_epochs=4"]
-    sweep_process = subprocess.Popen(
-        _sweep_command(slow_data, sweep, *epochs, "seed=5"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, env=ENV,
-    )  # fmt: skip
+    sweep_process = processes.Process(_sweep_command(slow_data, sweep, *epochs, "seed=5"), env=ENV)
     job = _only_job(sweep)
     _wait_for(job / "train.log", "epoch 1,")
     slurm_job = _status(job)["slurm_job"]
     requeued = time.monotonic()
-    subprocess.run(["scontrol", "requeue", slurm_job], check=True)
+    processes.run(["scontrol", "requeue", slurm_job], check=True)
     restarted = _wait_for(job / "train.log", "SLURM started this job again", seconds=300)
-    output, _ = sweep_process.communicate(timeout=300)
+    _, output = sweep_process.finish(timeout=300)
     assert sweep_process.returncode == 0, output[-3000:]
     print(f"requeued job started again after {restarted - requeued:.0f} s")
 

@@ -6,23 +6,26 @@ Optuna searches: test_search.py.
 import csv
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 import yaml
 
+import processes
 from conftest import ROOT, tiny_overrides
 from mlplab.figures.curves import epochs_of
 from mlplab.runs import load_run
 from mlplab.sweeps.summary import write_summary
 
+# Every test here runs a multirun or a script in a process of its own.
+pytestmark = pytest.mark.slow
+
 
 def _multirun(data: Path, sweep_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     overrides = [o for o in tiny_overrides(data, sweep_dir) if not o.startswith(("output_dir", "trainer.max_epochs"))]
     command = [sys.executable, str(ROOT / "src" / "train.py"), "-m", *overrides, "trainer.max_epochs=1"]
-    return subprocess.run(
-        [*command, f"hydra.sweep.dir={sweep_dir}", *args], capture_output=True, text=True, timeout=600
-    )
+    return processes.run([*command, f"hydra.sweep.dir={sweep_dir}", *args], capture_output=True, text=True, timeout=600)
 
 
 def _summary(sweep_dir: Path) -> list[dict[str, str]]:
@@ -66,7 +69,7 @@ def test_a_failed_job_is_recorded_and_the_others_complete(fake_data: Path, tmp_p
 def test_the_summary_callback_leaves_its_readers_unimported_until_a_multirun_ends() -> None:
     # Hydra builds the callback in every run: a single run must not pay for the TensorBoard reader.
     probe = "import sys, mlplab.sweeps.callback; print(sorted({'mlplab.runs', 'rich.table'} & set(sys.modules)))"
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT / "src", check=True)
+    result = processes.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT / "src", check=True)
     assert result.stdout.strip() == "[]"
 
 
@@ -76,7 +79,7 @@ def test_summarize_rebuilds_the_table_of_any_folder(fake_data: Path, tmp_path: P
     validate_once = ("trainer.max_epochs=2", "trainer.check_val_every_n_epoch=2")
     assert _multirun(fake_data, sweep, "seed=1,2", *validate_once).returncode == 0
     (sweep / "summary.csv").unlink()
-    result = subprocess.run(
+    result = processes.run(
         [sys.executable, str(ROOT / "src" / "summarize.py"), str(sweep)], capture_output=True, text=True
     )
     assert result.returncode == 0 and "0_seed=1" in result.stdout
@@ -94,6 +97,15 @@ def test_joblib_launcher_runs_jobs_in_parallel_processes(fake_data: Path, tmp_pa
     assert [r["status"] for r in _summary(sweep)] == ["completed", "completed"]
     logs = [(sweep / f"{i}_seed={i + 1}" / "train.log").read_text() for i in range(2)]
     assert all("epoch 1, loss" in log and "Trainer.fit" in log for log in logs)
+    # In parallel: each job started training before the other had finished testing.
+    spans = [(_logged_at(log, "run folder:"), _logged_at(log, "test acc")) for log in logs]
+    assert max(start for start, _ in spans) < min(end for _, end in spans), spans
+
+
+def _logged_at(log: str, text: str) -> datetime:
+    """When train.log's first line holding `text` was written ([2026-12-04 02:11:16,123][...] - ...)."""
+    line = next(line for line in log.splitlines() if text in line)
+    return datetime.strptime(line[1:24], "%Y-%m-%d %H:%M:%S,%f")
 
 
 def test_submitit_local_launcher_runs_each_job_as_a_submitted_job(fake_data: Path, tmp_path: Path) -> None:

@@ -3,9 +3,7 @@
 import json
 import os
 import socket
-import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -14,9 +12,13 @@ from pathlib import Path
 
 import pytest
 
+import processes
 from conftest import ROOT, tiny_overrides
 from mlplab.hparams import hparam_name
 from mlplab.naming import name_part, split_folder_name
+
+# Every test here trains sweeps or serves TensorBoard in processes of their own.
+pytestmark = pytest.mark.slow
 
 SWEPT = ("model=scratch,concise", "activation=relu,tanh")
 
@@ -26,7 +28,7 @@ def _train(fake_data: Path, cwd: Path, *args: str) -> None:
     overrides = [o for o in tiny_overrides(fake_data, cwd) if not o.startswith(("output_dir", "trainer.max_epochs"))]
     command = [sys.executable, str(ROOT / "src" / "train.py"), *args, *overrides, "trainer.max_epochs=2"]
     command.append(f"outputs={cwd / 'outputs'}")
-    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600)
+    result = processes.run(command, cwd=cwd, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
 
 
@@ -47,7 +49,7 @@ def outputs(fake_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 class TensorBoard:
     """`src/serve_tensorboard.py <folder>` on a free port of 127.0.0.1, asked through TensorBoard's HTTP API."""
 
-    def __init__(self, port: int, server: subprocess.Popen[str]) -> None:
+    def __init__(self, port: int, server: processes.Process) -> None:
         self.port, self.server = port, server
 
     def get(self, path: str, body: dict | None = None) -> object:
@@ -79,19 +81,19 @@ def served(folder: Path) -> Iterator[tuple[TensorBoard, str]]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     command = [sys.executable, str(ROOT / "src" / "serve_tensorboard.py"), str(folder), "--port", str(port)]
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = processes.Process(command)
     board = TensorBoard(port, server)
+
+    def every_session_read() -> bool:  # TensorBoard has read every run's session
+        try:
+            return bool(board.rows()) and len(board.rows()) == len(board.get("/data/runs"))
+        except OSError:
+            return False
+
     try:
-        guide = "".join(server.stdout.readline() for _ in range(5))
-        deadline = time.monotonic() + 90
-        while True:  # until TensorBoard has read every run's session
-            try:
-                if board.rows() and len(board.rows()) == len(board.get("/data/runs")):
-                    break
-            except OSError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, guide
-            time.sleep(0.5)
+        processes.wait_until(lambda: server.output().count("\n") >= 5, "the guide's 5 lines", process=server)
+        guide = "".join(server.lines[:5])
+        processes.wait_until(every_session_read, "every run in HPARAMS", timeout=90, process=server)
         yield board, guide
     finally:
         server.terminate()
@@ -140,11 +142,9 @@ def test_a_sweep_opens_on_its_swept_choices_against_test_accuracy(outputs: Path)
         assert [t for t in tags if t.startswith("lr")] == ["lr"], "one lr tag for every optimiser"
         # Evaluating a run while it is served: its results join the run in the view.
         evaluate = [sys.executable, str(ROOT / "src" / "eval.py"), str(sweep / "0_scratch-relu")]
-        assert subprocess.run(evaluate, capture_output=True, timeout=300).returncode == 0
-        deadline = time.monotonic() + 60
-        while "results/last/test_acc" not in board.get("/data/plugin/scalars/tags")["0_scratch-relu"]:
-            assert time.monotonic() < deadline, "eval's events never reached the served run"
-            time.sleep(1)
+        assert processes.run(evaluate, capture_output=True, timeout=300).returncode == 0
+        evaluated = lambda: "results/last/test_acc" in board.get("/data/plugin/scalars/tags")["0_scratch-relu"]  # noqa: E731
+        processes.wait_until(evaluated, "eval's events in the served run", timeout=60, process=board.server)
     assert f"{sweep}" in guide and "#hparams" in guide and "smoothing=0" in guide
     with pytest.raises(OSError):
         board.rows()  # stopped with its TensorBoard: nothing left serving
@@ -177,6 +177,6 @@ def test_serving_a_folder_without_runs_says_so_and_exits_2(tmp_path: Path, folde
     views = tmp_path / "tmp"
     views.mkdir()
     env = {**os.environ, "TMPDIR": str(views)}
-    result = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
+    result = processes.run(command, capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
     assert not list(views.iterdir()), "the temporary view is removed"

@@ -45,7 +45,8 @@ def test_train_writes_checkpoints_metrics_and_tensorboard_events(make_cfg: Calla
     run_dir = Path(cfg.output_dir)
 
     assert all(math.isfinite(v) for v in metrics.values())
-    assert metrics["acc/test"] > 0.5, "synthetic classes are easy; 2 epochs must beat chance (0.1) by far"
+    # A fifth of the synthetic images show another class's band: 0.82 is the most any model can reach.
+    assert 0.75 < metrics["acc/test"] <= 0.85, "2 epochs learn the bands; chance is 0.1"
     assert json.loads((run_dir / "metrics.json").read_text()) == metrics
     assert {p.name for p in (run_dir / "checkpoints").iterdir()} == {"best.ckpt", "last.ckpt"}
 
@@ -70,7 +71,7 @@ def test_train_writes_checkpoints_metrics_and_tensorboard_events(make_cfg: Calla
 def test_scratch_model_trains_and_steps_are_counted(make_cfg: Callable[..., DictConfig]) -> None:
     cfg = make_cfg("model=scratch", "activation=tanh", "hidden=64x1")
     metrics = train(cfg)
-    assert metrics["acc/val"] > 0.5
+    assert 0.75 < metrics["acc/val"] <= 0.85
     steps = [e.step for e in _events(Path(cfg.output_dir)).Scalars("loss/train")]
     assert steps == [16, 32], "16 batches of 64 per epoch (1000 images): each hand-written update counts as a step"
 
