@@ -22,12 +22,12 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning_fabric.utilities.exceptions import MisconfigurationException
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from mlplab.callbacks import RunRecord
 from mlplab.cli import run_command_line
-from mlplab.config import check, recorded_config, register_configs
+from mlplab.config import check, recorded_config, register_configs, write_run_config
 from mlplab.console import describe, point_latest_at, quiet_lightning, shown_path
 from mlplab.distributed import adopt_submitit_tasks, check_multirun_ddp, global_rank, submitit_job
 from mlplab.errors import MlplabError
@@ -52,18 +52,17 @@ def train(
     check(cfg)
     quiet_lightning(cfg.verbose)
     output_dir = Path(cfg.output_dir)
+    if counts_minibatches(cfg.trainer):
+        cfg.data.batches_per_step = 1  # so that Lightning's batch counts count SGD updates, as the user means
     if global_rank() == 0:
         output_dir.mkdir(parents=True, exist_ok=True)
-        # What resume, evaluation and summaries read back. Only output_dir is pinned to its value
-        # (Hydra's resolver exists only under Hydra); paths inside the folder still follow it if moved.
-        OmegaConf.save(OmegaConf.merge(cfg, {"output_dir": str(output_dir)}), output_dir / "config.yaml")
+        write_run_config(cfg, output_dir / "config.yaml")
     if threads := cfg.threads or slurm_cpus_per_task():  # a SLURM job's CPUs, not the whole node's
         torch.set_num_threads(threads)  # parallel jobs on few cores slow each other down 4-14x otherwise
     pl.seed_everything(cfg.seed, verbose=False)
 
-    if counts_minibatches(cfg.trainer):
-        cfg.data.batches_per_step = 1  # so that Lightning's batch counts count SGD updates, as the user means
     datamodule = instantiate(cfg.data)
+    datamodule.run_dir = output_dir  # data.json, the files read with their checksums, goes in the run's folder
     model = instantiate(cfg.model)
     if global_rank() == 0:
         log.info(describe(cfg, type(model).__name__))

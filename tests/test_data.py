@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import pytorch_lightning as pl
 import torch
 from lightning_fabric.utilities.apply_func import move_data_to_device
 from pytorch_lightning.plugins.precision import HalfPrecision
@@ -156,3 +157,13 @@ def test_labels_file_given_as_images_is_rejected_by_its_magic_number(tmp_path: P
 def test_val_size_as_large_as_the_training_set_is_refused(fake_data: Path) -> None:
     with pytest.raises(DataError, match="data.val_size=1200 leaves no training images"):
         _datamodule(fake_data, val_size=1200)
+
+
+def test_a_data_module_outside_a_run_writes_no_record_anywhere(
+    fake_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    datamodule = _datamodule(fake_data)
+    datamodule.trainer = pl.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False)
+    datamodule.setup("fit")
+    assert datamodule.splits and list(tmp_path.iterdir()) == [], "no data.json in the working directory"

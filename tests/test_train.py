@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import DictConfig
@@ -49,6 +50,7 @@ def test_train_writes_checkpoints_metrics_and_tensorboard_events(make_cfg: Calla
     assert 0.75 < metrics["acc/test"] <= 0.85, "2 epochs learn the bands; chance is 0.1"
     assert json.loads((run_dir / "metrics.json").read_text()) == metrics
     assert {p.name for p in (run_dir / "checkpoints").iterdir()} == {"best.ckpt", "last.ckpt"}
+    assert len(json.loads((run_dir / "data.json").read_text())) == 4, "the four files read, in the run's folder"
 
     events = _events(run_dir)
     for tag in ("loss/train", "acc/train", "loss/val", "acc/val"):
@@ -144,3 +146,25 @@ def test_trainer_profiles_nothing_unless_asked_and_then_with_lightnings_profiler
     with profiler.profile("outer"), profiler.profile("inner"):  # one shared context, nested as hooks nest
         pass
     assert isinstance(instantiate(make_cfg("trainer.profiler=simple").trainer, logger=False).profiler, SimpleProfiler)
+
+
+def test_config_yaml_holds_the_values_that_ran_in_plain_yaml(make_cfg: Callable[..., DictConfig]) -> None:
+    cfg = make_cfg("hidden=512", "lr=0.1", "trainer.max_epochs=1")
+    train(cfg)
+    text = (Path(cfg.output_dir) / "config.yaml").read_text()
+    assert "mlplab_" not in text, "no resolver of this project is needed to read it"
+    config = yaml.safe_load(text)
+    assert config["model"]["hidden"] == [512] and config["model"]["optimizer"]["lr"] == 0.1
+    assert config["callbacks"]["last_checkpoint"]["dirpath"] == "${output_dir}/checkpoints", "follows a moved folder"
+
+
+def test_a_run_limited_to_a_few_batches_is_extended_by_resume(make_cfg: Callable[..., DictConfig]) -> None:
+    from resume import resume
+
+    cfg = make_cfg("+trainer.limit_train_batches=3", "trainer.max_epochs=1")
+    train(cfg)
+    folder = Path(cfg.output_dir)
+    assert yaml.safe_load((folder / "config.yaml").read_text())["data"]["batches_per_step"] == 1, "as it ran"
+    resume(folder, ["trainer.max_epochs=2"])
+    checkpoint = torch.load(folder / "checkpoints" / "last.ckpt", weights_only=True)
+    assert (checkpoint["epoch"], checkpoint["global_step"]) == (1, 6), "2 epochs of 3 updates"

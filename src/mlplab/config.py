@@ -278,3 +278,30 @@ def recorded_config(cfg: DictConfig) -> dict[str, Any]:
     }
     record["trainer"] = {k: resolved["trainer"].get(k) for k in ("precision", "accumulate_grad_batches", "devices")}
     return record
+
+
+def write_run_config(cfg: DictConfig, path: Path) -> None:
+    """Write the config as it runs, every value resolved: what resume, evaluation and summaries read back.
+
+    Plain YAML (`model.hidden: [512]`, not `${mlplab_widths:${hidden}}`), readable without this project;
+    only paths inside the run folder stay `${output_dir}/...`, so that they follow the folder if it moves.
+    Written through a temporary file and a rename, so a reader never sees half of it.
+    """
+    marker = "\0output_dir\0"
+    resolved = OmegaConf.to_container(OmegaConf.merge(cfg, {"output_dir": marker}), resolve=True)
+
+    def inside_the_folder(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: inside_the_folder(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [inside_the_folder(v) for v in value]
+        return value.replace(marker, "${output_dir}") if isinstance(value, str) else value
+
+    resolved = inside_the_folder(resolved) | {"output_dir": str(cfg.output_dir)}
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        OmegaConf.save(OmegaConf.create(resolved), temporary)
+        os.replace(temporary, path)
+    except OSError:
+        temporary.unlink(missing_ok=True)
+        raise

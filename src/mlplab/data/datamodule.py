@@ -42,6 +42,7 @@ class FashionMNISTDataModule(pl.LightningDataModule):
         self.normalize, self.seed = normalize, seed
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self.mean, self.std = 0.0, 1.0  # of the training pixels in [0, 1] when normalize is "standard"
+        self.run_dir: Path | None = None  # set by train(): where data.json goes; None: no record is written
 
     @property
     def val_is_test(self) -> bool:
@@ -58,8 +59,8 @@ class FashionMNISTDataModule(pl.LightningDataModule):
         self.files = files = locate(self.data_dir, self.system_dir, download=False, explicit=self.explicit_dir)
         train_x, train_y = _decode(files["train_images"], files["train_labels"])
         test_x, test_y = _decode(files["test_images"], files["test_labels"])
-        if self.trainer is not None and self.trainer.is_global_zero:
-            record_data_files(files, Path(self.trainer.default_root_dir))
+        if self.run_dir is not None and (self.trainer is None or self.trainer.is_global_zero):
+            record_data_files(files, self.run_dir)
         if len(test_x) == 0:
             raise DataError(f"{files['test_images']} holds no images; the test set cannot be empty")
         if self.val_size >= len(train_x):
