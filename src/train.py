@@ -1,150 +1,34 @@
 """Train an MLP on Fashion-MNIST as the config describes: data, model, trainer, fit, test.
 
 python src/train.py model=scratch activation=tanh
-"""
 
-# ruff: noqa: E402 (the imports follow gc.disable below)
+The command line is checked first (src/mlplab/cli.py): a mistake is answered before torch and
+Lightning are imported. Training itself is mlplab.training.train; one job's ending is mlplab.job.
+"""
 
 import gc
 
-# Importing Lightning creates half a million objects that live as long as the process. Collecting
-# while they pile up finds no garbage and costs most of a second; once imported they are frozen
-# out of every later collection, during training and at exit (another second).
-gc.disable()
-
-import logging
-from pathlib import Path
-
 import hydra
-import pytorch_lightning as pl
-import torch
-from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
-from hydra.utils import instantiate
-from lightning_fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig
-from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from mlplab.callbacks import RunRecord
 from mlplab.cli import run_command_line
-from mlplab.config import check, recorded_config, register_configs, write_run_config
-from mlplab.console import describe, point_latest_at, quiet_lightning, shown_path
-from mlplab.distributed import adopt_submitit_tasks, check_multirun_ddp, global_rank, submitit_job
-from mlplab.errors import MlplabError
-from mlplab.hparams_events import log_run_hparams
-from mlplab.slurm_job import being_requeued, earlier_attempt, slurm_cpus_per_task, time_limit_as_sigterm
-from mlplab.status import recorded_status, write_json_atomic
+from mlplab.config import register_configs
 
-log = logging.getLogger(__name__)
-register_configs()
-gc.freeze()
-gc.enable()
-
-
-def train(
-    cfg: DictConfig, resume_from: Path | None = None, reached: dict[str, float] | None = None
-) -> dict[str, float]:
-    """Train and test one model; return its final metrics, also written to <run folder>/metrics.json.
-
-    With `resume_from`, a checkpoint of this run, training continues from it in the same folder;
-    `reached` holds the metrics that checkpoint recorded, for a resume that has no epochs left to train.
-    """
-    check(cfg)
-    quiet_lightning(cfg.verbose)
-    output_dir = Path(cfg.output_dir)
-    if counts_minibatches(cfg.trainer):
-        cfg.data.batches_per_step = 1  # so that Lightning's batch counts count SGD updates, as the user means
-    if global_rank() == 0:
-        output_dir.mkdir(parents=True, exist_ok=True)
-        write_run_config(cfg, output_dir / "config.yaml")
-    if threads := cfg.threads or slurm_cpus_per_task():  # a SLURM job's CPUs, not the whole node's
-        torch.set_num_threads(threads)  # parallel jobs on few cores slow each other down 4-14x otherwise
-    pl.seed_everything(cfg.seed, verbose=False)
-
-    datamodule = instantiate(cfg.data)
-    datamodule.run_dir = output_dir  # data.json, the files read with their checksums, goes in the run's folder
-    model = instantiate(cfg.model)
-    if global_rank() == 0:
-        log.info(describe(cfg, type(model).__name__))
-        log.info(f"run folder: {shown_path(output_dir)}")
-    if cfg.compile:
-        model = torch.compile(model)  # Lightning trains and checkpoints the module inside as usual
-
-    logger = instantiate(cfg.logger)
-    callbacks = [instantiate(callback) for callback in cfg.callbacks.values() if callback is not None]
-    callbacks.append(RunRecord(recorded_config(cfg)))  # what resume compares an edited config.yaml with
-    trainer = instantiate(cfg.trainer, logger=logger, callbacks=callbacks)
-
-    trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
-    metrics = (reached or {}) | _final_metrics(trainer)  # a resume with no epochs left trained nothing
-    # Test the final weights, as the chapter does; best.ckpt stays on disk for evaluation.
-    trainer.test(model, datamodule=datamodule, verbose=False)
-    metrics |= _final_metrics(trainer)
-    if trainer.is_global_zero:  # the other DDP ranks hold the same, synced numbers
-        log.info(f"test acc {metrics['acc/test']:.3f}")
-        log_run_hparams(logger, cfg)  # a row of TensorBoard's HPARAMS: the metrics are the curves' last values
-        logger.finalize("success")
-        write_json_atomic(output_dir / "metrics.json", metrics)
-        if not (HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN):  # a sweep says it once
-            folder = shown_path(output_dir)
-            log.info(f"results in {folder}; compare runs: make tensorboard; evaluate: python src/eval.py {folder}")
-    return metrics
-
-
-def counts_minibatches(trainer: DictConfig) -> bool:
-    """Whether a Trainer flag counts batches: then each Lightning step must be one minibatch, one update."""
-
-    def everything(value: object) -> bool:  # the float 1.0 means all batches; the int 1 means one batch
-        return value is None or (isinstance(value, float) and value == 1.0)
-
-    limits = (trainer.get("limit_train_batches"), trainer.get("val_check_interval"))
-    return not all(map(everything, limits)) or bool(trainer.get("overfit_batches") or trainer.get("fast_dev_run"))
-
-
-def _final_metrics(trainer: pl.Trainer) -> dict[str, float]:
-    """The last logged value of each metric; "step" only sets TensorBoard's x-axis."""
-    return {k: float(v) for k, v in trainer.callback_metrics.items() if k != "step"}
+register_configs()  # the typed schema conf/train.yaml starts from
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float:
     """Hydra's entry point; returns the validation accuracy, the value sweepers optimise."""
-    adopt_submitit_tasks()
-    folder = Path(cfg.output_dir)
-    try:
-        # A SLURM job requeued (preempted, past its time limit) starts again in its own folder: it goes on.
-        resume_from, reached = earlier_attempt(folder)
-        with recorded_status(folder, enabled=global_rank() == 0), time_limit_as_sigterm():
-            check_multirun_ddp(cfg)
-            if HydraConfig.get().mode == RunMode.RUN and global_rank() == 0:
-                point_latest_at(folder, Path(cfg.outputs))
-            if resume_from and global_rank() == 0:
-                log.info(f"SLURM started this job again: continuing from {shown_path(resume_from)}")
-            metrics = train(cfg, resume_from=resume_from, reached=reached)
-    except (MlplabError, MisconfigurationException) as err:  # Lightning's refusal of a flag's value, too
-        log.error(f"error: {err}")
-        if HydraConfig.get().mode == RunMode.RUN:
-            raise SystemExit(getattr(err, "exit_code", 2)) from None
-        return float("nan")  # in a sweep: status.json records the failure and the other jobs go on
-    except (SystemExit, KeyboardInterrupt) as stop:  # Lightning turns them into SystemExit after saving
-        if being_requeued(stop):  # no result: SLURM starts the job again and submitit waits for that attempt
-            log.warning("SLURM is requeueing this job: it continues from its last epoch when it starts again")
-            raise SystemExit(143) from None
-        code = interrupted(stop, folder)
-        if submitit_job():  # scancel, a time limit: a launched job returns to the sweep; its summary says more
-            return float("nan")
-        raise SystemExit(code) from None
-    return metrics.get("acc/val", metrics["acc/test"])
+    # Importing Lightning creates half a million objects that live as long as the process. Collecting
+    # while they pile up finds no garbage and costs most of a second; once imported they are frozen
+    # out of every later collection, during training and at exit (another second).
+    gc.disable()
+    from mlplab.job import run_job
 
-
-def interrupted(stop: BaseException, folder: Path) -> int:
-    """Say how to go on after Ctrl-C or SIGTERM; the exit status a shell or a cluster expects (130, 143)."""
-    if global_rank() == 0:
-        if (folder / "checkpoints" / "last.ckpt").is_file():
-            log.warning(f"interrupted; continue with: python src/resume.py {shown_path(folder)}")
-        else:
-            log.warning("interrupted before the first epoch ended: no checkpoint, nothing to resume; start again")
-    return 143 if isinstance(stop, SIGTERMException) else 130
+    gc.freeze()
+    gc.enable()
+    return run_job(cfg)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from mlplab.models import ConciseMLP, ScratchMLP
 from mlplab.models.activations import ACTIVATIONS
 from mlplab.models.sgd import ScratchSGD
 from mlplab.runs import find_runs
-from train import train
+from mlplab.training import train
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -5,9 +5,10 @@ from functools import partial
 import pytest
 import torch
 import torch.nn.functional as F
+import yaml
 from torch import nn
 
-from conftest import copy_scratch_into_concise
+from conftest import CONF, copy_scratch_into_concise
 from mlplab.errors import ConfigError
 from mlplab.models import ConciseMLP, ScratchMLP
 from mlplab.models.activations import ACTIVATIONS, get_activation, sigmoid, tanh
@@ -74,3 +75,15 @@ def test_two_hidden_layers_without_a_nonlinearity_are_exactly_one_affine_map() -
     with torch.no_grad():
         assert torch.equal(scratch(X), X.reshape(64, -1) @ W + b)
         assert torch.equal(concise(X), X.reshape(64, -1) @ W + b)
+
+
+def test_the_activations_a_config_may_name_are_the_files_of_conf_activation_and_the_functions_of_the_code() -> None:
+    from mlplab import config
+
+    assert tuple(sorted(ACTIVATIONS)) == config.ACTIVATIONS
+    assert all(yaml_name_selects_it(name) for name in ACTIVATIONS)
+
+
+def yaml_name_selects_it(name: str) -> bool:
+    """conf/activation/<name>.yaml sets model.activation to <name>."""
+    return yaml.safe_load((CONF / "activation" / f"{name}.yaml").read_text())["activation"] == name  # @package model

@@ -9,7 +9,7 @@ import torch
 from omegaconf import DictConfig
 
 from conftest import ROOT, tiny_overrides
-from train import train
+from mlplab.training import train
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import bench  # noqa: E402

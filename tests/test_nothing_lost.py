@@ -199,7 +199,8 @@ def test_a_live_run_holds_its_folder_against_a_resume(data: Path, tmp_path: Path
 @pytest.mark.slow
 def test_resume_exits_like_train_on_sigterm_and_ctrl_c(data: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    process = Process(_train(data, run_dir, "trainer.max_epochs=30"))
+    # Epochs here last a few hundredths of a second: a budget no signal can miss, however busy the machine.
+    process = Process(_train(data, run_dir, "trainer.max_epochs=5000"))
     _wait_for_checkpoint(run_dir, process)
     process.send_signal(signal.SIGINT)
     assert process.finish(timeout=60)[0] == 130
@@ -217,7 +218,7 @@ def test_resume_exits_like_train_on_sigterm_and_ctrl_c(data: Path, tmp_path: Pat
 @pytest.mark.slow
 def test_ctrl_c_before_the_first_checkpoint_says_there_is_nothing_to_resume(data: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    process = Process(_train(data, run_dir, BIG))
+    process = Process(_train(data, run_dir, "model.hidden=[4096,4096]"))  # a first epoch of seconds
     process.wait_for_line("run folder:")
     process.send_signal(signal.SIGINT)
     code, output = process.finish(timeout=60)

@@ -7,7 +7,7 @@ from hydra import compose, initialize_config_dir
 
 from conftest import CONF, needs_real_data
 from mlplab.config import register_configs
-from train import train
+from mlplab.training import train
 
 
 @pytest.mark.real_data

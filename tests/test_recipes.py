@@ -15,7 +15,7 @@ from mlplab.errors import ConfigError
 from mlplab.models import ConciseMLP
 from mlplab.models.scratch import dropout
 from mlplab.runs import find_runs
-from train import train
+from mlplab.training import train
 
 
 def _lrs(cfg: DictConfig, tag: str) -> list[float]:

@@ -95,7 +95,7 @@ def test_a_pruner_stops_the_trials_of_a_bad_region_after_one_epoch(fake_data: Pa
 def test_an_interrupted_search_resumes_from_its_database_and_counts_on(fake_data: Path, tmp_path: Path) -> None:
     storage = f"sqlite:///{tmp_path / 'study.db'}"
     settings = ("hydra.sweeper.n_trials=4", f"hydra.sweeper.storage={storage}")
-    command = _search_command(fake_data, tmp_path / "a", *settings, epochs=8)
+    command = _search_command(fake_data, tmp_path / "a", *settings, epochs=40)  # trials of seconds: caught running
     first = processes.Process(command)
     # Ctrl-C once the second trial has trained an epoch.
     second_trial_trained = lambda: any("epoch 1," in log.read_text() for log in (tmp_path / "a").glob("1_*/train.log"))  # noqa: E731

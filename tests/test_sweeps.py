@@ -24,7 +24,8 @@ pytestmark = pytest.mark.slow
 
 def _multirun(data: Path, sweep_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     overrides = [o for o in tiny_overrides(data, sweep_dir) if not o.startswith(("output_dir", "trainer.max_epochs"))]
-    command = [sys.executable, str(ROOT / "src" / "train.py"), "-m", *overrides, "trainer.max_epochs=1"]
+    epochs = [] if any(a.startswith("trainer.max_epochs=") for a in args) else ["trainer.max_epochs=1"]
+    command = [sys.executable, str(ROOT / "src" / "train.py"), "-m", *overrides, *epochs]
     return processes.run([*command, f"hydra.sweep.dir={sweep_dir}", *args], capture_output=True, text=True, timeout=600)
 
 
@@ -92,7 +93,9 @@ def test_summarize_rebuilds_the_table_of_any_folder(fake_data: Path, tmp_path: P
 
 def test_joblib_launcher_runs_jobs_in_parallel_processes(fake_data: Path, tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
-    result = _multirun(fake_data, sweep, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "threads=1", "seed=1,2")
+    # Jobs of a few seconds each, longer than the spread of their processes' start-up.
+    jobs = ("hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "threads=1", "seed=1,2", "trainer.max_epochs=40")
+    result = _multirun(fake_data, sweep, *jobs)
     assert result.returncode == 0, result.stderr[-3000:]
     assert [r["status"] for r in _summary(sweep)] == ["completed", "completed"]
     logs = [(sweep / f"{i}_seed={i + 1}" / "train.log").read_text() for i in range(2)]

@@ -19,7 +19,7 @@ from conftest import CONF
 from mlplab.config import register_configs
 from mlplab.errors import ConfigError
 from mlplab.profiler import NullProfiler
-from train import train
+from mlplab.training import train
 
 
 def _events(run_dir: Path) -> EventAccumulator:
@@ -93,7 +93,7 @@ def test_same_seed_gives_identical_metrics(make_cfg: Callable[..., DictConfig], 
     [
         ("model.optimizer.lr=0", "model.optimizer.lr=0 is not allowed: the learning rate must be a number > 0"),
         ("model.hidden=[256,0]", r"model.hidden=\[256,0\] is not allowed: it must list one or more positive"),
-        ("model.activation=tahn", "model.activation=tahn is not allowed: choose one of: relu, sigmoid, tanh"),
+        ("model.activation=tahn", "model.activation=tahn is not allowed: choose one of: elu, gelu, identity, leaky_relu, relu, sigmoid"),
         ("model.init_std=0", "model.init_std=0.0 is not allowed: it must be > 0, or null for He initialisation"),
         ("data.batch_size=0", "data.batch_size=0 is not allowed: it must be a positive integer"),
         ("data.batches_per_step=0", "data.batches_per_step=0 is not allowed: it must be a positive integer"),
@@ -159,7 +159,7 @@ def test_config_yaml_holds_the_values_that_ran_in_plain_yaml(make_cfg: Callable[
 
 
 def test_a_run_limited_to_a_few_batches_is_extended_by_resume(make_cfg: Callable[..., DictConfig]) -> None:
-    from resume import resume
+    from mlplab.resuming import resume
 
     cfg = make_cfg("+trainer.limit_train_batches=3", "trainer.max_epochs=1")
     train(cfg)

@@ -4,7 +4,9 @@ Every job the command line describes is composed and checked first, so a typo, a
 bad value stops the run with one line and exit status 2, before any folder is made or file written.
 """
 
+import ast
 import difflib
+import importlib.util
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -113,12 +115,21 @@ def _check_job(cfg: DictConfig) -> None:
     check(job)
 
 
+def trainer_arguments() -> set[str]:
+    """The keyword arguments of pytorch_lightning.Trainer, read from its source file.
+
+    Importing Lightning to ask takes seconds; its source says the same (a test compares the two).
+    """
+    package = importlib.util.find_spec("pytorch_lightning")  # finds the package without importing it
+    source = Path(package.origin).parent / "trainer" / "trainer.py"
+    tree = ast.parse(source.read_text(), str(source))
+    trainer = next(node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == "Trainer")
+    init = next(node for node in trainer.body if isinstance(node, ast.FunctionDef) and node.name == "__init__")
+    return {a.arg for a in (*init.args.args, *init.args.kwonlyargs)} - {"self"}
+
+
 def _check_trainer_arguments(cfg: DictConfig) -> None:
-    import inspect
-
-    import pytorch_lightning as pl
-
-    allowed = set(inspect.signature(pl.Trainer.__init__).parameters) - {"self"}
+    allowed = trainer_arguments()
     for key in cfg.trainer:
         if key != "_target_" and key not in allowed:
             close = difflib.get_close_matches(str(key), sorted(allowed), n=1)

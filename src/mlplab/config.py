@@ -6,14 +6,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 import mlplab.naming  # noqa: F401 - registers the run and job name resolvers wherever configs are resolved
 from mlplab.errors import ConfigError
-from mlplab.models.activations import ACTIVATIONS
 
 NORMALIZATIONS = ("unit", "standard")
 ACCELERATORS = ("cpu", "gpu", "cuda", "auto")
@@ -73,6 +71,10 @@ def learning_rate(choice: Any, own: float) -> float:
 
 
 PROJECT = Path(__file__).resolve().parents[2]  # the checkout: src/mlplab/config.py is two folders down
+# The activations a config may name: one file each in conf/activation/, one function each in
+# mlplab.models.activations (a test keeps the two the same). Read from the files, so that checking a
+# command line imports no torch.
+ACTIVATIONS = tuple(sorted(path.stem for path in (PROJECT / "conf" / "activation").glob("*.yaml")))
 OmegaConf.register_new_resolver("mlplab_project", lambda: str(PROJECT), replace=True)
 OmegaConf.register_new_resolver("mlplab_widths", hidden_widths, replace=True)
 OmegaConf.register_new_resolver("mlplab_lr", learning_rate, replace=True)
@@ -240,11 +242,17 @@ class TrainConfig:
             accelerator in ACCELERATORS, "trainer.accelerator", accelerator, f"choose one of: {', '.join(ACCELERATORS)}"
         )
         _require(
-            accelerator not in ("gpu", "cuda") or torch.cuda.is_available(),
+            accelerator not in ("gpu", "cuda") or _cuda_is_available(),
             "accelerator",
             accelerator,
             "no CUDA GPU is visible on this machine; use accelerator=cpu or accelerator=auto",
         )
+
+
+def _cuda_is_available() -> bool:
+    import torch  # only here: a command line that asks for no GPU is checked without importing torch
+
+    return torch.cuda.is_available()
 
 
 def register_configs() -> None:
