@@ -26,7 +26,7 @@ data: $(VENV)/.installed ## get Fashion-MNIST: Debian's dataset-fashion-mnist, e
 	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist; \
 	else $(PY) -c "from mlplab.data.locate import locate; from pathlib import Path; \
-		print(locate(Path('data'), Path('$(SYSTEM_DATA)'), download=True))"; fi
+		from mlplab.data.locate import DataSource; print(locate(DataSource(), Path('data'), Path('$(SYSTEM_DATA)'), download=True))"; fi
 
 train: data ## train the default model (scratch MLP, 5 epochs); pass overrides as ARGS="model=concise"
 	$(PY) src/train.py $(ARGS)

@@ -17,7 +17,6 @@ from torch.utils.tensorboard import SummaryWriter
 from torchmetrics.classification import MulticlassConfusionMatrix
 
 from mlplab.checkpoints import checkpoint_of, load_checkpoint, load_run_config, restore_model, run_folder_of
-from mlplab.data.datamodule import CLASSES
 from mlplab.errors import reported_as_one_line
 
 
@@ -30,8 +29,9 @@ def evaluate(path: Path) -> dict[str, float]:
     datamodule = instantiate(cfg.data)
     datamodule.setup("test")
     images, labels = datamodule.splits["test"]
+    classes = datamodule.classes  # the run's data set's, from its config.yaml
 
-    confusion = MulticlassConfusionMatrix(num_classes=len(CLASSES))
+    confusion = MulticlassConfusionMatrix(num_classes=len(classes))
     with torch.no_grad():
         for start in range(0, len(images), 1024):
             confusion.update(model(images[start : start + 1024]).argmax(dim=1), labels[start : start + 1024])
@@ -41,17 +41,17 @@ def evaluate(path: Path) -> dict[str, float]:
 
     out = folder / "eval" / checkpoint_path.stem
     out.mkdir(parents=True, exist_ok=True)
-    header = ",".join(CLASSES)
-    rows = "\n".join(f"{name},{','.join(str(int(v)) for v in row)}" for name, row in zip(CLASSES, matrix, strict=True))
+    header = ",".join(classes)
+    rows = "\n".join(f"{name},{','.join(str(int(v)) for v in row)}" for name, row in zip(classes, matrix, strict=True))
     (out / "confusion_matrix.csv").write_text(f"true \\ predicted,{header}\n{rows}\n")
     (out / "per_class_accuracy.csv").write_text(
-        "class,accuracy\n" + "".join(f"{n},{a:.4f}\n" for n, a in zip(CLASSES, per_class.tolist(), strict=True))
+        "class,accuracy\n" + "".join(f"{n},{a:.4f}\n" for n, a in zip(classes, per_class.tolist(), strict=True))
     )
     table = "| class | accuracy |\n|---|---|\n" + "".join(
-        f"| {n} | {a:.4f} |\n" for n, a in zip(CLASSES, per_class.tolist(), strict=True)
+        f"| {n} | {a:.4f} |\n" for n, a in zip(classes, per_class.tolist(), strict=True)
     )
     (out / "per_class_accuracy.md").write_text(table)
-    figure, _ = confusion.plot(labels=list(CLASSES))
+    figure, _ = confusion.plot(labels=list(classes))
     figure.set_size_inches(9, 8)
     figure.savefig(out / "confusion_matrix.png", dpi=100, bbox_inches="tight")
 
@@ -59,7 +59,7 @@ def evaluate(path: Path) -> dict[str, float]:
         writer.add_figure(f"results/{checkpoint_path.stem}/confusion_matrix", figure)
         writer.add_text(f"results/{checkpoint_path.stem}/per_class_accuracy", table)
         writer.add_scalar(f"results/{checkpoint_path.stem}/test_acc", accuracy)
-    return {"acc/test": accuracy} | {f"acc/test/{n}": a for n, a in zip(CLASSES, per_class.tolist(), strict=True)}
+    return {"acc/test": accuracy} | {f"acc/test/{n}": a for n, a in zip(classes, per_class.tolist(), strict=True)}
 
 
 def main() -> None:
@@ -69,8 +69,9 @@ def main() -> None:
     path = parser.parse_args().path
     with reported_as_one_line():
         results = evaluate(path)
-    for name in CLASSES:
-        print(f"{name:>12}  {results[f'acc/test/{name}']:.4f}")
+    for key, accuracy in results.items():
+        if key.startswith("acc/test/"):  # one per class, in the data set's order
+            print(f"{key.removeprefix('acc/test/'):>12}  {accuracy:.4f}")
     line = f"test acc {results['acc/test']:.4f}"
     recorded = run_folder_of(path) / "metrics.json"
     if path.suffix != ".ckpt" and recorded.is_file():

@@ -20,26 +20,26 @@ from hydra.utils import instantiate
 from PIL import Image, UnidentifiedImageError
 
 from mlplab.checkpoints import checkpoint_of, load_checkpoint, load_run_config, restore_model, run_folder_of
-from mlplab.data.datamodule import CLASSES
 from mlplab.errors import CheckpointError, DataError, reported_as_one_line
 
 
-def read_image(path: Path, invert: bool = False) -> torch.Tensor:
-    """An image file as a float tensor of shape (28, 28) in [0, 1], light on dark as Fashion-MNIST's."""
+def read_image(path: Path, invert: bool = False, size: tuple[int, int] = (28, 28)) -> torch.Tensor:
+    """An image file as a float tensor of shape `size` (rows, columns) in [0, 1], light on dark as the data set's."""
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     try:
         with Image.open(path) as image:
             if getattr(image, "n_frames", 1) > 1:
-                raise DataError(f"{path} holds {image.n_frames} frames; give a single 28x28 image")
+                raise DataError(f"{path} holds {image.n_frames} frames; give a single {size[1]}x{size[0]} image")
             if image.mode.startswith("I"):  # 16-bit grayscale (Pillow says I;16, or I for older PNGs)
                 pixels = np.asarray(image, dtype=np.float64).clip(0, 65535) / 65535
             else:
                 pixels = np.asarray(image.convert("L"), dtype=np.float64) / 255  # colour, palette, alpha: to gray
     except (UnidentifiedImageError, OSError) as err:
         raise DataError(f"{path} is not a readable image (PNG, JPEG, WebP, GIF, TIFF or BMP)") from err
-    if pixels.shape != (28, 28):
-        raise DataError(f"{path} is {pixels.shape[1]}x{pixels.shape[0]} pixels; the model takes 28x28 grayscale images")
+    if pixels.shape != tuple(size):
+        rows, columns = pixels.shape
+        raise DataError(f"{path} is {columns}x{rows} pixels; the model takes {size[1]}x{size[0]} grayscale images")
     tensor = torch.from_numpy(pixels).float()
     return 1 - tensor if invert else tensor
 
@@ -51,20 +51,23 @@ def predict(path: Path, images: list[Path], invert: bool = False) -> list[list[t
     cfg = load_run_config(folder)
     model = restore_model(cfg, checkpoint)
     datamodule = instantiate(cfg.data)
-    if "FashionMNISTDataModule" not in checkpoint:
+    state = type(datamodule).__qualname__  # Lightning keeps a data module's state under its class name
+    if state not in checkpoint:
         raise CheckpointError(f"{checkpoint_of(path)} lacks the data module's state (the input scaling); not usable")
-    datamodule.load_state_dict(checkpoint["FashionMNISTDataModule"])  # the training set's scaling
+    datamodule.load_state_dict(checkpoint[state])  # the training set's scaling
     results: list[list[tuple[str, float]] | DataError] = []
     for image in images:
         try:
-            batch = datamodule.standardize(read_image(image, invert)[None])
+            batch = datamodule.standardize(read_image(image, invert, datamodule.image_size)[None])
         except DataError as err:
             results.append(err)
             continue
         with torch.no_grad():
             probabilities = model(batch).softmax(dim=1)[0]
         top = probabilities.topk(3)
-        results.append([(CLASSES[i], p) for i, p in zip(top.indices.tolist(), top.values.tolist(), strict=True)])
+        results.append(
+            [(datamodule.classes[i], p) for i, p in zip(top.indices.tolist(), top.values.tolist(), strict=True)]
+        )
     return results
 
 

@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,6 +18,11 @@ from mlplab.data.locate import FILES
 from mlplab.models import ConciseMLP, ScratchMLP
 from processes import no_process_outlives_its_test, script  # noqa: F401 - an autouse fixture
 
+# A suite started in the background (`make test-full &`, nohup, a CI runner) inherits SIGINT ignored, and
+# so would every script it starts; the Ctrl-C tests need what a terminal gives: Ctrl-C raising KeyboardInterrupt.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 # Two test workers share two cores: torch in each, and in every script a test starts, uses one thread.
 torch.set_num_threads(1)
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -31,16 +37,22 @@ SYSTEM_DATA = Path("/usr/share/datasets/fashion-mnist")
 CONFUSED = 0.2
 
 
-def make_fake_fashion_mnist(folder: Path, n_train: int = 1200, n_test: int = 300, gz: bool = True) -> Path:
-    """Write the four IDX files: each class lights its own band of rows, except a fifth drawn as another class."""
+def make_fake_fashion_mnist(
+    folder: Path, n_train: int = 1200, n_test: int = 300, gz: bool = True, classes: int = 10, size: int = 28
+) -> Path:
+    """Write the four IDX files: each class lights its own band of rows, except a fifth drawn as another class.
+
+    In the MNIST family's layout and names, so the same files stand in for Fashion-MNIST, MNIST or KMNIST;
+    `classes` and `size` make a data set of another shape (bands 2 rows apart need size >= 2 * classes + 7).
+    """
     rng = np.random.default_rng(0)
     folder.mkdir(parents=True, exist_ok=True)
     for split, n in (("train", n_train), ("test", n_test)):
-        labels = rng.integers(0, 10, size=n).astype(np.uint8)
-        shown = np.where(rng.random(n) < CONFUSED, rng.integers(0, 10, size=n), labels)
-        images = rng.integers(0, 60, size=(n, 28, 28)).astype(np.uint8)
+        labels = rng.integers(0, classes, size=n).astype(np.uint8)
+        shown = np.where(rng.random(n) < CONFUSED, rng.integers(0, classes, size=n), labels)
+        images = rng.integers(0, 60, size=(n, size, size)).astype(np.uint8)
         for i, band in enumerate(shown):
-            images[i, 2 * band + 4 : 2 * band + 7, 4:24] = 230
+            images[i, 2 * band + 4 : 2 * band + 7, 4 : size - 4] = 230
         suffix = ".gz" if gz else ""
         write_idx(folder / (FILES[f"{split}_images"] + suffix), images)
         write_idx(folder / (FILES[f"{split}_labels"] + suffix), labels)

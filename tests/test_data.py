@@ -15,7 +15,7 @@ from mlplab.data import FashionMNISTDataModule
 from mlplab.data.datamodule import _pixel_mean_std
 from mlplab.data.idx import read_idx, write_idx
 from mlplab.data.loader import EpochShuffle, InMemoryLoader, StepBatches
-from mlplab.data.locate import FILES, locate
+from mlplab.data.locate import FILES, DataSource, locate
 from mlplab.errors import DataError
 
 
@@ -111,14 +111,14 @@ def test_lightning_hands_a_grouped_step_on_without_slicing_it() -> None:
 
 def test_raw_files_in_torchvisions_layout_are_found(tmp_path: Path) -> None:
     raw = make_fake_fashion_mnist(tmp_path / "FashionMNIST" / "raw", n_train=20, n_test=10, gz=False)
-    files = locate(tmp_path, Path("/nonexistent"), download=False)
+    files = locate(DataSource(), tmp_path, Path("/nonexistent"), download=False)
     assert files["train_images"] == raw / FILES["train_images"]
     assert len(_datamodule(tmp_path, val_size=5).splits["train"][0]) == 15
 
 
 def test_missing_data_says_what_was_tried_and_how_to_get_it(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"not found; tried: .*nonexistent.*make data"):
-        locate(tmp_path, Path("/nonexistent"), download=False)
+        locate(DataSource(), tmp_path, Path("/nonexistent"), download=False)
 
 
 def test_truncated_gzip_is_reported_by_name(tmp_path: Path) -> None:

@@ -93,7 +93,10 @@ def test_same_seed_gives_identical_metrics(make_cfg: Callable[..., DictConfig], 
     [
         ("model.optimizer.lr=0", "model.optimizer.lr=0 is not allowed: the learning rate must be a number > 0"),
         ("model.hidden=[256,0]", r"model.hidden=\[256,0\] is not allowed: it must list one or more positive"),
-        ("model.activation=tahn", "model.activation=tahn is not allowed: choose one of: elu, gelu, identity, leaky_relu, relu, sigmoid"),
+        (
+            "model.activation=tahn",
+            "model.activation=tahn is not allowed: choose one of: elu, gelu, identity, leaky_relu, relu, sigmoid",
+        ),
         ("model.init_std=0", "model.init_std=0.0 is not allowed: it must be > 0, or null for He initialisation"),
         ("data.batch_size=0", "data.batch_size=0 is not allowed: it must be a positive integer"),
         ("data.batches_per_step=0", "data.batches_per_step=0 is not allowed: it must be a positive integer"),

@@ -1,5 +1,6 @@
 """The typed schema of conf/train.yaml: Hydra checks types while composing, `check` checks ranges."""
 
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -70,6 +71,18 @@ def learning_rate(choice: Any, own: float) -> float:
     raise ConfigError(f"lr={_shown(choice)} is not allowed: give a number > 0 (lr=0.1) or one of: {names}")
 
 
+FASHION_MNIST_CLASSES = (
+    "t-shirt",
+    "trouser",
+    "pullover",
+    "dress",
+    "coat",
+    "sandal",
+    "shirt",
+    "sneaker",
+    "bag",
+    "ankle boot",
+)
 PROJECT = Path(__file__).resolve().parents[2]  # the checkout: src/mlplab/config.py is two folders down
 # The activations a config may name: one file each in conf/activation/, one function each in
 # mlplab.models.activations (a test keeps the two the same). Read from the files, so that checking a
@@ -78,13 +91,23 @@ ACTIVATIONS = tuple(sorted(path.stem for path in (PROJECT / "conf" / "activation
 OmegaConf.register_new_resolver("mlplab_project", lambda: str(PROJECT), replace=True)
 OmegaConf.register_new_resolver("mlplab_widths", hidden_widths, replace=True)
 OmegaConf.register_new_resolver("mlplab_lr", learning_rate, replace=True)
+# A model's input and output sizes follow the data set: pixels per image, and classes.
+OmegaConf.register_new_resolver("mlplab_pixels", lambda size: math.prod(size), replace=True)
+OmegaConf.register_new_resolver("mlplab_count", lambda items: len(items), replace=True)
 
 
 @dataclass
 class DataConfig:
     _target_: str = MISSING
+    # The data set; the defaults are Fashion-MNIST's, which run folders of earlier versions trained on.
+    name: str = "Fashion-MNIST"
+    classes: list[str] = field(default_factory=lambda: list(FASHION_MNIST_CLASSES))
+    image_size: list[int] = field(default_factory=lambda: [28, 28])  # rows, columns
+    files: dict[str, str] = field(default_factory=dict)  # empty: the MNIST family's four file names
+    published_md5: dict[str, str] = field(default_factory=dict)
+    torchvision_dataset: str | None = "FashionMNIST"
     data_dir: str | None = MISSING
-    system_dir: str = MISSING
+    system_dir: str | None = MISSING
     download: bool = MISSING
     batch_size: int = MISSING
     batches_per_step: int = MISSING
@@ -94,6 +117,13 @@ class DataConfig:
     seed: int = MISSING
 
     def __post_init__(self) -> None:
+        _require(len(self.classes) >= 2, "data.classes", self.classes, "a data set needs two classes or more")
+        _require(
+            len(self.image_size) == 2 and all(size > 0 for size in self.image_size),
+            "data.image_size",
+            self.image_size,
+            "give the images' rows and columns, e.g. [28,28]",
+        )
         _require(
             self.data_dir is None or Path(self.data_dir).is_dir(),
             "data.data_dir",
@@ -135,6 +165,8 @@ class ModelConfig:
     init_std: float | None = MISSING  # null: He initialisation, std sqrt(2 / fan_in) per layer
     dropout: float = MISSING
     label_smoothing: float = MISSING
+    num_inputs: int = 28 * 28  # pixels per image: conf/model/ takes it from data.image_size
+    num_classes: int = 10  # conf/model/ takes it from data.classes
 
     def __post_init__(self) -> None:
         _require(
@@ -143,7 +175,7 @@ class ModelConfig:
             self.hidden,
             "it must list one or more positive layer widths, e.g. [256] or [512,256]",
         )
-        _require_fits_in_memory(self.hidden)
+        _require_fits_in_memory([self.num_inputs, *self.hidden, self.num_classes])
         _require(
             self.activation in ACTIVATIONS,
             "model.activation",
@@ -169,9 +201,9 @@ class ModelConfig:
         )
 
 
-def _require_fits_in_memory(hidden: list[int]) -> None:
+def _require_fits_in_memory(widths: list[int]) -> None:
     """Refuse widths whose weights, gradients and optimizer state (4 copies in float32) exceed the memory."""
-    widths = [28 * 28, *hidden, 10]
+    hidden = widths[1:-1]
     weights = sum((a + 1) * b for a, b in zip(widths, widths[1:], strict=False))
     needed, available = 4 * 4 * weights, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     _require(
@@ -201,6 +233,19 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         _require(0 <= self.seed <= MAX_SEED, "seed", self.seed, f"it must be in 0..{MAX_SEED}")
+        pixels, classes = math.prod(self.data.image_size), len(self.data.classes)
+        _require(
+            self.model.num_inputs == pixels,
+            "model.num_inputs",
+            self.model.num_inputs,
+            f"{self.data.name}'s images have {pixels} pixels (data.image_size); leave model.num_inputs to follow it",
+        )
+        _require(
+            self.model.num_classes == classes,
+            "model.num_classes",
+            self.model.num_classes,
+            f"{self.data.name} has {classes} classes (data.classes); leave model.num_classes to follow it",
+        )
         _require(self.threads is None or self.threads > 0, "threads", self.threads, "it must be null or >= 1")
         epochs = self.trainer.get("max_epochs")
         _require(_is_count(epochs) and epochs > 0, "trainer.max_epochs", epochs, "it must be a positive integer")

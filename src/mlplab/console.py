@@ -8,7 +8,6 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from mlplab.logs import QuietLightning
-from mlplab.models.classifier import NUM_CLASSES, NUM_INPUTS
 
 # Lightning's messages that no user can act on: banners about hardware, hints for other set-ups.
 QUIET_WARNINGS = (
@@ -36,7 +35,7 @@ def quiet_lightning(verbose: bool) -> None:
 
 def describe(cfg: DictConfig, model_name: str) -> str:
     """One line: the model, its widths and parameters, activation, optimizer and lr, epochs, precision, seed."""
-    widths = [NUM_INPUTS, *cfg.model.hidden, NUM_CLASSES]
+    widths = [cfg.model.num_inputs, *cfg.model.hidden, cfg.model.num_classes]
     layers = [(a + 1) * b for a, b in zip(widths, widths[1:], strict=False)]
     optimizer = cfg.model.optimizer._target_.rsplit(".", 1)[-1]
     epochs = cfg.trainer.max_epochs

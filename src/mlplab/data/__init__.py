@@ -1,5 +1,5 @@
-"""Fashion-MNIST: finding, decoding and batching it."""
+"""Image data sets in IDX files (Fashion-MNIST, MNIST, KMNIST): finding, decoding and batching them."""
 
-from mlplab.data.datamodule import FashionMNISTDataModule
+from mlplab.data.datamodule import FashionMNISTDataModule, IdxDataModule
 
-__all__ = ["FashionMNISTDataModule"]
+__all__ = ["FashionMNISTDataModule", "IdxDataModule"]

@@ -1,28 +1,33 @@
-"""FashionMNISTDataModule: the whole dataset decoded once into tensors, batches sliced from memory."""
+"""IdxDataModule: an image data set in IDX files, decoded once into tensors, batches sliced from memory.
 
+conf/data/ names each data set (fashion_mnist, mnist, kmnist) with its files, classes and image size.
+"""
+
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.plugins.precision import MixedPrecision
 
+from mlplab.config import FASHION_MNIST_CLASSES
 from mlplab.data.idx import read_idx
 from mlplab.data.loader import EpochShuffle, InMemoryLoader
-from mlplab.data.locate import locate
+from mlplab.data.locate import FILES, DataSource, locate
 from mlplab.data.provenance import record_data_files
 from mlplab.errors import DataError
 
-CLASSES = ("t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot")
+CLASSES = FASHION_MNIST_CLASSES
 SYSTEM_DIR = "/usr/share/datasets/fashion-mnist"
 
 
-class FashionMNISTDataModule(pl.LightningDataModule):
-    """Fashion-MNIST as in-memory tensors, with a seeded validation split carved from the training set."""
+class IdxDataModule(pl.LightningDataModule):
+    """A data set of IDX files as in-memory tensors, with a seeded validation split carved from the training set."""
 
     def __init__(
         self,
         data_dir: str | None = None,
-        system_dir: str = SYSTEM_DIR,
+        system_dir: str | None = SYSTEM_DIR,
         download: bool = True,
         batch_size: int = 256,
         batches_per_step: int = 1,
@@ -30,10 +35,18 @@ class FashionMNISTDataModule(pl.LightningDataModule):
         val_size: int = 5000,
         normalize: str = "unit",
         seed: int = 0,
+        name: str = "Fashion-MNIST",
+        classes: Sequence[str] = CLASSES,
+        image_size: Sequence[int] = (28, 28),
+        files: Mapping[str, str] | None = None,
+        published_md5: Mapping[str, str] | None = None,
+        torchvision_dataset: str | None = "FashionMNIST",
     ) -> None:
         super().__init__()
+        self.source = DataSource(name, dict(files or FILES), torchvision_dataset, dict(published_md5 or {}))
+        self.classes, self.image_size = tuple(classes), tuple(image_size)
         # Without a data_dir of its own, the project's data/ is searched and downloaded into.
-        self.data_dir, self.system_dir = Path(data_dir or "data"), Path(system_dir)
+        self.data_dir, self.system_dir = Path(data_dir or "data"), Path(system_dir) if system_dir else None
         self.explicit_dir = data_dir is not None  # the user's own folder: used alone, never swapped for another
         self.files: dict[str, Path] = {}
         self.download = download
@@ -51,16 +64,16 @@ class FashionMNISTDataModule(pl.LightningDataModule):
 
     def prepare_data(self) -> None:
         # Lightning calls this on one process only: the place for a download.
-        locate(self.data_dir, self.system_dir, self.download and not self.explicit_dir, self.explicit_dir)
+        locate(self.source, self.data_dir, self.system_dir, self.download and not self.explicit_dir, self.explicit_dir)
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
             return
-        self.files = files = locate(self.data_dir, self.system_dir, download=False, explicit=self.explicit_dir)
-        train_x, train_y = _decode(files["train_images"], files["train_labels"])
-        test_x, test_y = _decode(files["test_images"], files["test_labels"])
+        self.files = files = locate(self.source, self.data_dir, self.system_dir, False, self.explicit_dir)
+        train_x, train_y = self._decode(files["train_images"], files["train_labels"])
+        test_x, test_y = self._decode(files["test_images"], files["test_labels"])
         if self.run_dir is not None and (self.trainer is None or self.trainer.is_global_zero):
-            record_data_files(files, self.run_dir)
+            record_data_files(files, self.run_dir, self.source)
         if len(test_x) == 0:
             raise DataError(f"{files['test_images']} holds no images; the test set cannot be empty")
         if self.val_size >= len(train_x):
@@ -127,6 +140,25 @@ class FashionMNISTDataModule(pl.LightningDataModule):
     def test_dataloader(self) -> InMemoryLoader:
         return self._loader("test", False, self.eval_batch_size)
 
+    def _decode(self, images_path: Path, labels_path: Path) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images as uint8 of shape (N, rows, columns), labels as int64; counts, sizes and labels must fit."""
+        images, labels = read_idx(images_path, ndim=3), read_idx(labels_path, ndim=1)
+        rows, columns = self.image_size
+        if tuple(images.shape[1:]) != (rows, columns):
+            raise DataError(
+                f"{images_path} holds {images.shape[2]}x{images.shape[1]} images; {self.source.name}'s are "
+                f"{columns}x{rows} (data.image_size)"
+            )
+        if len(images) != len(labels):
+            raise DataError(f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels")
+        if labels.numel() and int(labels.max()) >= len(self.classes):
+            raise DataError(f"{labels_path}: label {int(labels.max())} is outside 0..{len(self.classes) - 1}")
+        return images, labels.long()
+
+
+class FashionMNISTDataModule(IdxDataModule):
+    """Fashion-MNIST: what run folders made before data sets were a config group name; it still builds them."""
+
 
 def _pixel_mean_std(images: torch.Tensor) -> tuple[float, float]:
     """Mean and (unbiased) standard deviation of uint8 images scaled to [0, 1].
@@ -140,15 +172,3 @@ def _pixel_mean_std(images: torch.Tensor) -> tuple[float, float]:
     mean = (counts * values).sum() / n
     variance = (counts * (values - mean) ** 2).sum() / (n - 1)
     return mean.item(), variance.sqrt().item()
-
-
-def _decode(images_path: Path, labels_path: Path) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images as uint8 of shape (N, 28, 28), labels as int64; their counts must agree."""
-    images, labels = read_idx(images_path, ndim=3), read_idx(labels_path, ndim=1)
-    if tuple(images.shape[1:]) != (28, 28):
-        raise DataError(f"{images_path} holds {images.shape[2]}x{images.shape[1]} images; Fashion-MNIST's are 28x28")
-    if len(images) != len(labels):
-        raise DataError(f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels")
-    if labels.numel() and int(labels.max()) >= len(CLASSES):
-        raise DataError(f"{labels_path}: label {int(labels.max())} is outside 0..{len(CLASSES) - 1}")
-    return images, labels.long()
