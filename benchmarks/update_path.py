@@ -27,6 +27,7 @@ from hydra.utils import instantiate  # noqa: E402
 
 from mlplab.config import register_configs  # noqa: E402
 from mlplab.data.loader import Batch, StepBatches, minibatches  # noqa: E402
+from mlplab.loggers import build_loggers  # noqa: E402
 from mlplab.models.classifier import MLPClassifier  # noqa: E402
 
 OURS, RAW = "src/train.py's update", "raw backward, raw step"
@@ -78,7 +79,7 @@ def run(overrides: list[str]) -> MLPClassifier:
         settings = instantiate(cfg.model, _partial_=True)  # the model class and its arguments, resolved
         model = taking_turns(settings.func)(**settings.keywords)
         callbacks = [instantiate(callback) for callback in cfg.callbacks.values() if callback is not None]
-        trainer = instantiate(cfg.trainer, logger=instantiate(cfg.logger), callbacks=callbacks)
+        trainer = instantiate(cfg.trainer, logger=build_loggers(cfg.logger), callbacks=callbacks)
         trainer.fit(model, datamodule=instantiate(cfg.data))
     return model
 

@@ -10,8 +10,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pytorch_lightning.utilities.exceptions import SIGTERMException
-
 from mlplab.errors import DivergenceError, TrialPruned, describe_os_error
 from mlplab.run_folder import is_locked, locked
 
@@ -29,6 +27,10 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 def _outcome(error: BaseException) -> dict[str, str]:
     """How a run ended early, as status.json records it."""
+    # Imported here: summaries read status files without Lightning (seconds of imports, and at a sweep's
+    # exit torch's finalizers would then run during the interpreter's shutdown).
+    from pytorch_lightning.utilities.exceptions import SIGTERMException
+
     if isinstance(error, DivergenceError):
         return {"status": "diverged", "error": str(error)}
     if isinstance(error, TrialPruned):

@@ -15,6 +15,7 @@ from mlplab.config import check, recorded_config, write_run_config
 from mlplab.console import describe, quiet_lightning, shown_path
 from mlplab.distributed import global_rank
 from mlplab.hparams_events import log_run_hparams
+from mlplab.loggers import build_loggers, tensorboard_of
 from mlplab.slurm_job import slurm_cpus_per_task
 from mlplab.status import write_json_atomic
 
@@ -50,20 +51,22 @@ def train(
     if cfg.compile:
         model = torch.compile(model)  # Lightning trains and checkpoints the module inside as usual
 
-    logger = instantiate(cfg.logger)
+    loggers = build_loggers(cfg.logger)
     callbacks = [instantiate(callback) for callback in cfg.callbacks.values() if callback is not None]
     callbacks.append(RunRecord(recorded_config(cfg)))  # what resume compares an edited config.yaml with
-    trainer = instantiate(cfg.trainer, logger=logger, callbacks=callbacks)
+    trainer = instantiate(cfg.trainer, logger=loggers, callbacks=callbacks)
 
     trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
     metrics = (reached or {}) | _final_metrics(trainer)  # a resume with no epochs left trained nothing
     # Test the final weights, as the chapter does; best.ckpt stays on disk for evaluation.
     trainer.test(model, datamodule=datamodule, verbose=False)
-    metrics |= _final_metrics(trainer)
+    metrics |= _final_metrics(trainer) | {"epochs": trainer.current_epoch}  # epochs trained, resumes included
     if trainer.is_global_zero:  # the other DDP ranks hold the same, synced numbers
         log.info(f"test acc {metrics['acc/test']:.3f}")
-        log_run_hparams(logger, cfg)  # a row of TensorBoard's HPARAMS: the metrics are the curves' last values
-        logger.finalize("success")
+        if tensorboard := tensorboard_of(loggers):  # a row of HPARAMS: the metrics are the curves' last values
+            log_run_hparams(tensorboard, cfg)
+        for logger in loggers:
+            logger.finalize("success")
         write_json_atomic(output_dir / "metrics.json", metrics)
         if not (HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN):  # a sweep says it once
             folder = shown_path(output_dir)

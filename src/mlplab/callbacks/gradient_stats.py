@@ -6,6 +6,7 @@ from torch import Tensor
 from torch.optim import Optimizer
 
 from mlplab.data.loader import Batch, StepBatches, minibatches
+from mlplab.loggers import tensorboard_writer
 from mlplab.models.activations import get_activation
 from mlplab.models.classifier import MLPClassifier
 
@@ -52,12 +53,11 @@ class GradientStats(pl.Callback):
         for i, fraction in enumerate(self.saturated_fractions(pl_module), start=1):
             values[f"saturated/layer{i}"] = fraction
         pl_module.log_dict(values, sync_dist=True)  # under DDP, the mean over the ranks
-        if self.histograms and isinstance(trainer.logger, pl.loggers.TensorBoardLogger):
+        writer = tensorboard_writer(trainer) if self.histograms else None
+        if writer is not None:  # histograms are for TensorBoard only
             for i, weight in enumerate(pl_module.layer_weights(), start=1):
-                trainer.logger.experiment.add_histogram(f"weights/layer{i}", weight, trainer.current_epoch)
-                trainer.logger.experiment.add_histogram(
-                    f"weight_grads/layer{i}", self.last_grads[i - 1], trainer.current_epoch
-                )
+                writer.add_histogram(f"weights/layer{i}", weight, trainer.current_epoch)
+                writer.add_histogram(f"weight_grads/layer{i}", self.last_grads[i - 1], trainer.current_epoch)
 
     def saturated_fractions(self, pl_module: MLPClassifier) -> list[Tensor]:
         """For each hidden layer, the fraction of the probe batch's activations with derivative below threshold."""

@@ -1,6 +1,7 @@
 """Summarise a folder of runs (a sweep): ranked table (CSV, Markdown), validation curves (PNG), HPARAMS experiment."""
 
 import csv
+import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -33,7 +34,7 @@ class JobSummary:
 
 
 def summarise_job(folder: Path) -> tuple[JobSummary, Run | None]:
-    """Read one job folder: its status, overrides and, where it logged any, its TensorBoard scalars."""
+    """Read one job folder: its status, overrides, final metrics and, where it logged any, its TensorBoard scalars."""
     status = read_status(folder)  # `died` for a run killed while running; `unknown` for a damaged file
     overrides_file = folder / ".hydra" / "overrides.yaml"
     try:
@@ -46,13 +47,25 @@ def summarise_job(folder: Path) -> tuple[JobSummary, Run | None]:
             run = load_run(folder)
         except RunFolderError as err:  # a damaged folder is a row with its problem; the others go on
             status = {"status": "unreadable", "error": str(err)}
-    values = {m: run.last(m) if run else None for m in METRICS}
-    epochs = len(run.scalars.get("loss/train", [])) if run else 0  # logged every epoch, unlike acc/val
+    # metrics.json, which every completed run writes whatever its loggers; else what TensorBoard holds so far.
+    final = _final_metrics(folder)
+    values = {m: final.get(m) if final else (run.last(m) if run else None) for m in METRICS}
+    logged_epochs = len(run.scalars.get("loss/train", [])) if run else 0  # logged every epoch, unlike acc/val
+    epochs = int(final.get("epochs", logged_epochs)) if final else logged_epochs
     summary = JobSummary(
         folder.name, overrides, status["status"], epochs, status.get("wall_s"),
         *(None if values[m] is None else round(values[m], 4) for m in METRICS), _why(folder, status),
     )  # fmt: skip
     return summary, run
+
+
+def _final_metrics(folder: Path) -> dict[str, float]:
+    """The run's metrics.json, or nothing where it has none or it cannot be read."""
+    try:
+        metrics = json.loads((folder / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return metrics if isinstance(metrics, dict) else {}
 
 
 def _why(folder: Path, status: dict) -> str:
