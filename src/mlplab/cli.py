@@ -21,7 +21,7 @@ from hydra.errors import HydraException, MissingConfigException
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
-from mlplab.config import PROJECT, TrainConfig, check, register_configs
+from mlplab.config import PROJECT, TrainConfig, check, check_search_objective, register_configs
 from mlplab.distributed import global_rank
 from mlplab.errors import ConfigError, MlplabError, StorageError, describe_os_error
 from mlplab.run_folder import holds_a_run
@@ -66,6 +66,8 @@ def check_command_line(overrides: list[str], multirun: bool) -> None:
         for job in _jobs(parsed):
             cfg = _composed(job)
             _check_job(cfg)
+            if "optuna" in str(cfg.hydra.sweeper.get("_target_", "")):
+                check_search_objective(cfg)
         assert cfg is not None
         HydraConfig.instance().set_config(cfg)  # the folder names' resolvers read Hydra's record of the job
         if multirun or cfg.hydra.mode == "MULTIRUN":

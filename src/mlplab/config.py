@@ -215,6 +215,43 @@ def _require_fits_in_memory(widths: list[int]) -> None:
     )
 
 
+METRICS = ("acc/val", "loss/val", "acc/train", "loss/train", "acc/test", "loss/test")
+DIRECTIONS = ("maximize", "minimize")
+
+
+@dataclass
+class ObjectiveConfig:
+    metric: str = "acc/val"  # the defaults are what run folders of earlier versions were ranked by
+    direction: str = "maximize"
+
+    def __post_init__(self) -> None:
+        _require(self.metric in METRICS, "objective.metric", self.metric, f"choose one of: {', '.join(METRICS)}")
+        _require(
+            self.direction in DIRECTIONS,
+            "objective.direction",
+            self.direction,
+            f"choose one of: {', '.join(DIRECTIONS)}",
+        )
+
+
+def check_search_objective(cfg: DictConfig) -> None:
+    """A search must not tune on the test set: its objective is measured on a validation split of its own."""
+    metric = cfg.get("objective", {}).get("metric", "acc/val")
+    _require(
+        not metric.endswith("/test"),
+        "objective.metric",
+        metric,
+        "a search would tune on the test set; choose acc/val or loss/val (or acc/train, loss/train)",
+    )
+    _require(
+        not (metric.endswith("/val") and cfg.data.val_size == 0),
+        "data.val_size",
+        0,
+        f"in a search the validation set would be the test set, and objective.metric={metric} would tune on it; "
+        "keep a validation split, e.g. data.val_size=5000",
+    )
+
+
 @dataclass
 class TrainConfig:
     hidden: Any = MISSING  # model.hidden, spelled as a person does: 512, 512x3 or [512,256]
@@ -230,6 +267,7 @@ class TrainConfig:
     trainer: dict[str, Any] = field(default_factory=dict)  # keyword arguments of pytorch_lightning.Trainer
     logger: dict[str, Any] = field(default_factory=dict)
     callbacks: dict[str, Any] = field(default_factory=dict)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
 
     def __post_init__(self) -> None:
         _require(0 <= self.seed <= MAX_SEED, "seed", self.seed, f"it must be in 0..{MAX_SEED}")

@@ -80,10 +80,29 @@ def _why(folder: Path, status: dict) -> str:
 
 
 def collect(folder: Path) -> list[tuple[JobSummary, Run | None]]:
-    """Every job below `folder`, completed jobs ranked by validation accuracy, the rest after them."""
+    """Every job below `folder`, completed jobs ranked by their objective (validation accuracy), the rest after them."""
     folders = [s.parent for s in folder.glob("**/status.json") if not reached_through_link(s.parent, folder)]
     jobs = [summarise_job(job) for job in folders]
-    return sorted(jobs, key=lambda j: (j[0].status != "completed", -(j[0].val_acc or 0.0), j[0].job))
+    metric, direction = objective_of(folders)
+    kind, split = metric.split("/")  # acc/val: the column val_acc
+    sign = -1.0 if direction == "maximize" else 1.0
+
+    def rank(job: tuple[JobSummary, Run | None]) -> tuple[bool, bool, float, str]:
+        value = getattr(job[0], f"{split}_{kind}")
+        return job[0].status != "completed", value is None, sign * (value or 0.0), job[0].job
+
+    return sorted(jobs, key=rank)
+
+
+def objective_of(folders: list[Path]) -> tuple[str, str]:
+    """The metric and direction the jobs were optimised for (their config.yaml's objective; acc/val, maximize)."""
+    for folder in folders:
+        try:
+            objective = OmegaConf.load(folder / "config.yaml").get("objective") or {}
+        except Exception:  # noqa: BLE001 - a damaged config is its own row; the next job's will do
+            continue
+        return objective.get("metric", "acc/val"), objective.get("direction", "maximize")
+    return "acc/val", "maximize"
 
 
 def _markdown(rows: list[JobSummary]) -> str:
