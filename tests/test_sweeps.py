@@ -67,7 +67,7 @@ def test_a_failed_job_is_recorded_and_the_others_complete(fake_data: Path, tmp_p
     assert (sweep / "1_lr=0.3" / "metrics.json").is_file()
 
 
-def test_the_summary_callback_leaves_its_readers_unimported_until_a_multirun_ends() -> None:
+def test_the_summary_callback_leaves_its_readers_unimported_in_a_single_run() -> None:
     # Hydra builds the callback in every run: a single run must not pay for the TensorBoard reader.
     probe = "import sys, mlplab.sweeps.callback; print(sorted({'mlplab.runs', 'rich.table'} & set(sys.modules)))"
     result = processes.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT / "src", check=True)

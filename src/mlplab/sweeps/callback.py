@@ -23,6 +23,11 @@ class SweepSummary(Callback):
         if jobs:
             os.environ["MLPLAB_SWEEP_JOBS"] = str(jobs)
         # Hydra skips on_multirun_end when a launcher or sweeper raises: the summary is written at exit then.
+        # What it needs is imported now: during the interpreter's shutdown, modules that register exit
+        # handlers of their own (thread pools, via TensorBoard's reader) can no longer be imported.
+        import mlplab.figures.curves  # noqa: F401
+        import mlplab.sweeps.summary  # noqa: F401
+
         self.summarised = False
         atexit.register(self._summarise_at_exit, config)
 
@@ -43,14 +48,16 @@ class SweepSummary(Callback):
         from rich.console import Console
         from rich.table import Table
 
-        from mlplab.sweeps.summary import best_trial_line, write_summary
+        from mlplab.sweeps.summary import best_trial_line, objective_of, write_summary
 
         self.summarised = True
         folder = Path(config.hydra.sweep.dir)
         rows = write_summary(folder)
         if not rows:
             return 0
-        table = Table(title=f"{folder}: {len(rows)} jobs, ranked by val acc")
+        metric, direction = objective_of([folder / row.job for row in rows])
+        ranked_by = "val acc" if (metric, direction) == ("acc/val", "maximize") else f"{metric} ({direction})"
+        table = Table(title=f"{folder}: {len(rows)} jobs, ranked by {ranked_by}")
         for column in ("rank", "job", "status", "val acc", "test acc", "epochs", "wall s"):
             table.add_column(column)
         for rank, row in enumerate(rows, start=1):
