@@ -340,3 +340,25 @@ def csv_rows(path: Path) -> list[dict[str, str]]:
 
     with path.open() as handle:
         return list(csv.DictReader(handle))
+
+
+def test_a_run_folder_of_an_earlier_version_still_evaluates_and_resumes(
+    fake_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """tests/fixtures/run_of_an_earlier_version: made by the version before data sets and loggers were groups.
+
+    Its config.yaml still names `${mlplab_widths:${hidden}}`, FashionMNISTDataModule and one logger,
+    and its checkpoint keeps the data module's state under that class's name.
+    """
+    run_dir = Path(shutil.copytree(ROOT / "tests" / "fixtures" / "run_of_an_earlier_version", tmp_path / "run"))
+    config = (run_dir / "config.yaml").read_text()
+    assert "${mlplab_widths:${hidden}}" in config and "FashionMNISTDataModule" in config
+    (run_dir / "config.yaml").write_text(config.replace("/tmp/oldrun/data", str(fake_data)))  # its data, moved
+    code, out, err = main_of("eval.py", run_dir, capsys=capsys)
+    assert code == 0, err
+    assert out.splitlines()[0].split()[0] == "t-shirt" and "test acc " in out
+    code, _, err = main_of("resume.py", run_dir, "trainer.max_epochs=3", capsys=capsys)
+    assert code == 0, err
+    assert _loads(run_dir / "checkpoints" / "last.ckpt")["epoch"] == 2
+    resolved = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert resolved["model"]["hidden"] == [8] and resolved["trainer"]["max_epochs"] == 3, "now as it ran"

@@ -8,9 +8,10 @@ from typing import Any
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
-import mlplab.config  # noqa: F401 - registers the resolvers a run's config.yaml uses
-from mlplab.errors import CheckpointError
+from mlplab.config import TrainConfig  # also registers the resolvers a run's config.yaml may use
+from mlplab.errors import CheckpointError, ConfigError
 from mlplab.models.classifier import MLPClassifier
 
 
@@ -56,7 +57,11 @@ def load_run_config(folder: Path) -> DictConfig:
                 f"{folder}/config.yaml: {key}={target} is not allowed: a run's config may build only mlplab's "
                 "classes, torch optimizers and schedulers, and Lightning's trainer, callbacks and loggers"
             )
-    return cfg
+    # Settings added since the run was made take the values it ran with (Fashion-MNIST, 784 inputs, acc/val).
+    try:
+        return OmegaConf.merge(OmegaConf.structured(TrainConfig), cfg)
+    except OmegaConfBaseException as err:
+        raise ConfigError(f"{folder}/config.yaml: {str(err).splitlines()[0]}") from None
 
 
 def _targets(tree: object, prefix: str = "") -> list[tuple[str, object]]:
