@@ -287,3 +287,38 @@ def test_ctrl_c_is_recorded_as_an_interruption_not_an_error(fake_data: Path, tmp
     assert process.finish(timeout=60)[0] == 130
     status = json.loads((run_dir / "status.json").read_text())
     assert status["status"] == "interrupted" and status["signal"] == "SIGINT" and "error" not in status
+
+
+@pytest.mark.parametrize(
+    ("args", "answer"),
+    [
+        (["trainer.foo=1"], "error: trainer.foo is not a setting"),
+        (["+foo=1"], "error: foo is not a setting, and nothing would read it"),
+        (["trainer.max_epoch=3"], "error: trainer.max_epoch is not a setting; did you mean trainer.max_epochs=3?"),
+        (["outputs="], "error: outputs= is not allowed: give a folder for the runs, e.g. outputs=runs"),
+        (["~seed"], "error: data.seed: Interpolation key 'seed' not found"),
+        (
+            ["-m", "seed=range(1,5,0)"],
+            "error: seed=range(1,5,0) is not a sweep Hydra can run: range() arg 3 must not be zero",
+        ),
+    ],
+)
+def test_hints_never_mislead_and_hydra_syntax_is_answered_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], answer: str
+) -> None:
+    folders = [f"hydra.run.dir={tmp_path / 'run'}", f"hydra.sweep.dir={tmp_path / 'sweep'}"]
+    code, out, err = command_line_answer([*args, *folders], capsys)
+    assert (code, out, err) == (2, "", answer + "\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_valid_hydra_sweep_syntax_makes_the_jobs_hydra_would(capsys: pytest.CaptureFixture[str]) -> None:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from mlplab.cli import _jobs
+
+    parsed = OverridesParser.create().parse_overrides(["seed=range(1,4)", "activation=glob(s*)", "~verbose"])
+    jobs = list(_jobs(parsed))
+    assert jobs[0] == ["seed=1", "activation=sigmoid", "~verbose"]
+    assert len(jobs) == 1 + 2 + 2, "seeds 2 and 3, then silu and softplus"
+    assert jobs[-1] == ["seed=1", "activation=softplus", "~verbose"]

@@ -16,7 +16,7 @@ from typing import Any
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.core.override_parser.types import Override
+from hydra.core.override_parser.types import Glob, Override
 from hydra.errors import HydraException, MissingConfigException
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
@@ -78,20 +78,31 @@ def check_command_line(overrides: list[str], multirun: bool) -> None:
 
 def _jobs(parsed: list[Override]) -> Iterator[list[str]]:
     """The overrides of one job per swept value (each value once, the others at their first)."""
-    values = {}
+    options: dict[str, list[str]] = {}  # key -> the override as each job gets it
     for override in parsed:
         key = override.get_key_element()
         if not override.is_sweep_override():
-            values[key] = [override.input_line.split("=", 1)[1] if override.input_line else ""]
+            options[key] = [override.input_line]  # verbatim: +key=, ~key and key= alike
         elif override.is_interval_sweep():
-            values[key] = []  # a search's range: Hydra and the sweeper check it
+            options[key] = []  # a search's range: Hydra and the sweeper check it
+        elif isinstance(override.value(), Glob):  # glob(s*): over a group's options, as Hydra's sweeper expands it
+            group = CONF / key.lstrip("+~")
+            names = sorted(path.stem for path in group.glob("*.yaml")) if group.is_dir() else []
+            options[key] = [f"{key}={name}" for name in override.value().filter(names)]
+            if not options[key]:
+                raise ConfigError(f"{override.input_line} matches no option; choose among: {', '.join(names)}")
         else:
-            values[key] = list(override.sweep_string_iterator())
-    first = {key: options[:1] for key, options in values.items()}
-    yield [f"{key}={option[0]}" for key, option in first.items() if option]
-    for key, options in values.items():
-        for option in options[1:]:
-            yield [f"{k}={option if k == key else o[0]}" for k, o in first.items() if o]
+            try:
+                options[key] = [f"{key}={value}" for value in override.sweep_string_iterator()]
+            except Exception as err:  # noqa: BLE001 - range(1,5,0) and such: Hydra's own words, in one line
+                raise ConfigError(f"{override.input_line} is not a sweep Hydra can run: {_first_line(err)}") from None
+            if not options[key]:
+                raise ConfigError(f"{override.input_line} sweeps over no values; give at least one")
+    first = {key: values[:1] for key, values in options.items()}
+    yield [value[0] for value in first.values() if value]
+    for key, values in options.items():
+        for value in values[1:]:
+            yield [value if k == key else o[0] for k, o in first.items() if o]
 
 
 def _composed(overrides: list[str]) -> DictConfig:
@@ -207,11 +218,17 @@ def _composition_error(err: BaseException, overrides: list[str]) -> str:
 
 def _did_you_mean(key: str, cfg: DictConfig, value: str | None = None) -> str:
     """'; did you mean trainer.max_epochs=3?' for the setting whose name is closest to `key`."""
-    leaves = [k for k in _leaf_keys(OmegaConf.to_container(cfg)) if not k.startswith("hydra.")]
-    leaves += sorted(p.name for p in CONF.iterdir() if p.is_dir() and p.name != "hydra")  # the groups
+    leaves = [k for k in _leaf_keys(OmegaConf.to_container(cfg)) if not k.startswith("hydra.") and k != key]
     last = key.rsplit(".", 1)[-1]
     same_name = [k for k in leaves if k.rsplit(".", 1)[-1] == last]
-    close = same_name or difflib.get_close_matches(key, leaves, n=1, cutoff=0.6)
+    parent = key.rsplit(".", 1)[0] + "." if "." in key else ""
+    inside = [k for k in leaves if k.startswith(parent) and "." not in k[len(parent) :]] if parent else []
+    if inside:  # trainer.foo: the keys of trainer, by their own names; never the group trainer itself
+        names = {k[len(parent) :]: k for k in inside}
+        close = same_name or [names[n] for n in difflib.get_close_matches(last, list(names), n=1, cutoff=0.6)]
+    else:
+        leaves += sorted(p.name for p in CONF.iterdir() if p.is_dir() and p.name != "hydra")  # the groups
+        close = same_name or difflib.get_close_matches(key, leaves, n=1, cutoff=0.6)
     if not close:
         return ""
     return f"; did you mean {close[0]}={value}?" if value is not None else f"; did you mean {close[0]}?"

@@ -270,6 +270,9 @@ class TrainConfig:
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
 
     def __post_init__(self) -> None:
+        _require(
+            bool(str(self.outputs).strip()), "outputs", self.outputs, "give a folder for the runs, e.g. outputs=runs"
+        )
         _require(0 <= self.seed <= MAX_SEED, "seed", self.seed, f"it must be in 0..{MAX_SEED}")
         pixels, classes = math.prod(self.data.image_size), len(self.data.classes)
         _require(
