@@ -211,3 +211,21 @@ def test_two_runs_started_together_get_two_folders(fake_data: Path, tmp_path: Pa
     assert [p.finish()[0] for p in runs] == [0, 0]
     folders = list((tmp_path / "outputs" / "runs").iterdir())
     assert len(folders) == 2 and all((f / "metrics.json").is_file() for f in folders)
+
+
+class _RunsCode:
+    def __reduce__(self):  # unpickling calls os.system: what a hostile checkpoint would do
+        import os
+
+        return (os.system, ("touch /tmp/mlplab-should-never-exist",))
+
+
+def test_a_checkpoint_that_would_run_code_is_refused_saying_so(
+    run_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hostile = run_copy / "checkpoints" / "hostile.ckpt"
+    torch.save({"state_dict": {}, "payload": _RunsCode()}, hostile)
+    code, _, err = main_of("eval.py", hostile, capsys=capsys)
+    assert code == 2 and err.count("\n") == 1, err
+    assert "holds objects other than tensors and plain data (posix.system): loading it would run code" in err
+    assert not Path("/tmp/mlplab-should-never-exist").exists()

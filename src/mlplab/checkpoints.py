@@ -1,6 +1,7 @@
 """Open what a run left behind, checking it first: its folder, its config, its checkpoints."""
 
 import pickle
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -87,9 +88,15 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
             warnings.simplefilter("ignore")
             checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        if "Unsupported global" not in str(err):  # torch's words for a pickled class or function
+        # torch's words for a pickled class or function: "Unsupported global: GLOBAL x.y" or
+        # "Trying to load unsupported GLOBAL posix.system whose module posix is blocked".
+        code = re.search(r"unsupported global:? (?:GLOBAL )?([\w.]+)", str(err), re.IGNORECASE)
+        if code is None:
             raise CheckpointError(f"checkpoint {path} is truncated, damaged or not a checkpoint") from err
-        raise CheckpointError(f"checkpoint {path} holds objects other than tensors and plain data; not loaded") from err
+        raise CheckpointError(
+            f"checkpoint {path} holds objects other than tensors and plain data ({code.group(1)}): loading it "
+            "would run code, so it is refused; a checkpoint written by src/train.py holds none"
+        ) from err
     except Exception as err:  # noqa: BLE001 - torch raises many kinds for a damaged file; all mean the same
         reason = (str(err).strip().split(". ")[0] or type(err).__name__)[:100]
         raise CheckpointError(f"checkpoint {path} is truncated, damaged or not a checkpoint ({reason})") from err
