@@ -199,14 +199,22 @@ def test_a_requeued_job_continues_from_its_last_epoch_to_the_metrics_of_an_unint
     assert _untimed(job) == _untimed(tmp_path / "straight")
 
 
+def _epochs_lasting(data: Path, seconds: float, folder: Path) -> int:
+    """How many epochs of `data` train for about `seconds` on this machine now: measured, not assumed."""
+    _straight_run(data, folder, "trainer.max_epochs=3", "seed=6")
+    per_epoch = json.loads((folder / "metrics.json").read_text())["time/train_epoch_s"]
+    return max(3, round(seconds / per_epoch))
+
+
 def test_a_job_past_its_time_limit_is_requeued_and_continues_to_the_metrics_of_an_uninterrupted_run(
     tmp_path: Path,
 ) -> None:
-    # About 75 s of training: past the first attempt's signal, 25-55 s into it.
+    # SLURM signals each attempt 25-55 s into its 1-minute limit (ONE_MINUTE), and submitit requeues it
+    # while the budget lasts (5). About 100 s of training: more than one attempt holds, and less than
+    # the 6 attempts of at least 20 s of training each that the budget allows.
     data = make_fake_fashion_mnist(tmp_path / "data", n_train=30000, n_test=300)
-    sweep, epochs = tmp_path / "sweep", ["trainer.max_epochs=60"]
-    # SLURM signals each attempt 25-55 s into its 1-minute limit (ONE_MINUTE); submitit requeues it while
-    # the budget lasts.
+    epochs = [f"trainer.max_epochs={_epochs_lasting(data, 100, tmp_path / 'probe')}"]
+    sweep = tmp_path / "sweep"
     limits = [*ONE_MINUTE, "hydra.launcher.max_num_timeout=5"]
     result = _sweep(data, sweep, *epochs, *limits, "seed=6")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -215,7 +223,7 @@ def test_a_job_past_its_time_limit_is_requeued_and_continues_to_the_metrics_of_a
     assert "SLURM started this job again" in log, "the time limit was reached at least once"
     assert log.count("epoch 1,") == 1
     assert not [p.name for p in (job / "checkpoints").iterdir() if re.search(r"-v\d", p.name)]
-    assert [r["epochs"] for r in _summary(sweep)] == ["60"]
+    assert [r["epochs"] for r in _summary(sweep)] == [epochs[0].split("=")[1]]
     _straight_run(data, tmp_path / "straight", *epochs, "seed=6")
     assert _untimed(job) == _untimed(tmp_path / "straight")
 
@@ -224,7 +232,8 @@ def test_a_job_past_its_time_limit_without_a_requeue_budget_is_interrupted_and_s
     slow_data: Path, tmp_path: Path
 ) -> None:
     sweep = tmp_path / "sweep"
-    result = _sweep(slow_data, sweep, "trainer.max_epochs=200", *ONE_MINUTE)  # max_num_timeout=0
+    # A budget no machine trains through in a minute: the time limit ends it, however fast or loaded.
+    result = _sweep(slow_data, sweep, "trainer.max_epochs=1000000", *ONE_MINUTE)  # max_num_timeout=0
     output = result.stdout + result.stderr
     assert result.returncode == 1, output[-3000:]
     (row,) = _summary(sweep)
