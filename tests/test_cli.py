@@ -322,3 +322,11 @@ def test_valid_hydra_sweep_syntax_makes_the_jobs_hydra_would(capsys: pytest.Capt
     assert jobs[0] == ["seed=1", "activation=sigmoid", "~verbose"]
     assert len(jobs) == 1 + 2 + 2, "seeds 2 and 3, then silu and softplus"
     assert jobs[-1] == ["seed=1", "activation=softplus", "~verbose"]
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="checks what a machine without a GPU says")
+def test_a_gpu_job_for_a_cluster_is_checked_where_it_runs_not_on_the_login_node(tmp_path: Path) -> None:
+    sweep = f"hydra.sweep.dir={tmp_path / 'sweep'}"
+    check_command_line(["hydra/launcher=slurm", "accelerator=gpu", sweep], multirun=True)  # no GPU here: fine
+    with pytest.raises(ConfigError, match="accelerator=gpu is not allowed: no CUDA GPU is visible on this machine"):
+        check_command_line(["accelerator=gpu", sweep], multirun=True)  # this machine trains it: refused now

@@ -125,7 +125,8 @@ def _check_job(cfg: DictConfig) -> None:
         if key not in TOP_LEVEL_KEYS:
             raise ConfigError(f"{key} is not a setting, and nothing would read it{_did_you_mean(str(key), cfg)}")
     _check_trainer_arguments(job)
-    check(job)
+    elsewhere = "slurm" in str(cfg.hydra.launcher.get("_target_", "")).lower()  # a job submitted to a cluster
+    check(job, on_this_machine=not elsewhere)
 
 
 def trainer_arguments() -> set[str]:

@@ -327,18 +327,20 @@ class TrainConfig:
         _require(
             accelerator in ACCELERATORS, "trainer.accelerator", accelerator, f"choose one of: {', '.join(ACCELERATORS)}"
         )
+
+
+def check_machine(cfg: DictConfig) -> None:
+    """What only the machine that trains can tell: whether the GPU asked for is there."""
+    accelerator = cfg.trainer.get("accelerator")
+    if accelerator in ("gpu", "cuda"):
+        import torch  # only here: a command line that asks for no GPU is checked without importing torch
+
         _require(
-            accelerator not in ("gpu", "cuda") or _cuda_is_available(),
+            torch.cuda.is_available(),
             "accelerator",
             accelerator,
             "no CUDA GPU is visible on this machine; use accelerator=cpu or accelerator=auto",
         )
-
-
-def _cuda_is_available() -> bool:
-    import torch  # only here: a command line that asks for no GPU is checked without importing torch
-
-    return torch.cuda.is_available()
 
 
 def register_configs() -> None:
@@ -346,8 +348,13 @@ def register_configs() -> None:
     ConfigStore.instance().store(name="train_schema", node=TrainConfig)
 
 
-def check(cfg: DictConfig) -> None:
-    """Raise ConfigError, naming the value and what is allowed, if any value is out of range."""
+def check(cfg: DictConfig, on_this_machine: bool = True) -> None:
+    """Raise ConfigError, naming the value and what is allowed, if any value is out of range.
+
+    `on_this_machine=False` for a job that will run elsewhere (a SLURM node): its machine checks it there.
+    """
+    if on_this_machine:
+        check_machine(cfg)
     try:
         if OmegaConf.get_type(cfg) is not TrainConfig:  # a run folder's config.yaml: plain YAML
             cfg = OmegaConf.merge(OmegaConf.structured(TrainConfig), cfg)
