@@ -62,3 +62,21 @@ def test_a_csv_logged_sweep_prints_and_writes_a_ranked_summary(fake_data: Path, 
         rows = list(csv.DictReader(handle))
     assert [(row["epochs"], bool(row["val_acc"])) for row in rows] == [("2", True), ("2", True)]
     assert float(rows[0]["val_acc"]) >= float(rows[1]["val_acc"])
+
+
+def test_mlflow_logs_the_run_into_a_local_store_read_back_through_its_client(
+    make_cfg: Callable[..., DictConfig], tmp_path: Path
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    cfg = make_cfg("logger=[tensorboard,mlflow]", f"outputs={tmp_path / 'outputs'}")
+    metrics = train(cfg)
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'outputs' / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("mlplab")
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert run.data.tags["run_folder"] == cfg.output_dir
+    assert run.data.metrics["acc/val"] == pytest.approx(metrics["acc/val"])
+    assert [m.value for m in client.get_metric_history(run.info.run_id, "acc/val")][-1] == pytest.approx(
+        metrics["acc/val"]
+    )
+    assert run.info.status == "FINISHED"

@@ -274,6 +274,7 @@ class TrainConfig:
             bool(str(self.outputs).strip()), "outputs", self.outputs, "give a folder for the runs, e.g. outputs=runs"
         )
         _require(0 <= self.seed <= MAX_SEED, "seed", self.seed, f"it must be in 0..{MAX_SEED}")
+        _check_loggers_installed(self.logger)
         pixels, classes = math.prod(self.data.image_size), len(self.data.classes)
         _require(
             self.model.num_inputs == pixels,
@@ -326,6 +327,20 @@ class TrainConfig:
         accelerator = self.trainer.get("accelerator")
         _require(
             accelerator in ACCELERATORS, "trainer.accelerator", accelerator, f"choose one of: {', '.join(ACCELERATORS)}"
+        )
+
+
+def _check_loggers_installed(logger: dict[str, Any]) -> None:
+    """A logger whose package is an optional extra: say how to install it, before any work."""
+    import importlib.util
+
+    for name, entry in logger.items():
+        target = str(entry.get("_target_", "")) if isinstance(entry, dict) else ""
+        _require(
+            not target.endswith("MLFlowLogger") or importlib.util.find_spec("mlflow") is not None,
+            "logger",
+            name,
+            "MLflow is not installed in this environment; pip install -e '.[mlflow]'",
         )
 
 
