@@ -117,3 +117,17 @@ def test_submitit_local_launcher_runs_each_job_as_a_submitted_job(fake_data: Pat
     assert result.returncode == 0, result.stderr[-3000:]
     assert [r["status"] for r in _summary(sweep)] == ["completed", "completed"]
     assert list((sweep / ".submitit").glob("*/*_result.pkl")), "submitit ran the jobs"
+
+
+def test_the_slurm_launcher_follows_the_upstream_launch_it_was_written_from() -> None:
+    import hashlib
+    import inspect
+
+    from hydra_plugins.hydra_submitit_launcher.submitit_launcher import BaseSubmititLauncher
+    from hydra_plugins.mlplab_slurm.slurm_launcher import UPSTREAM_LAUNCH_SHA256
+
+    upstream = hashlib.sha256(inspect.getsource(BaseSubmititLauncher.launch).encode()).hexdigest()
+    assert upstream == UPSTREAM_LAUNCH_SHA256, (
+        "hydra-submitit-launcher's launch() changed: compare it with MlplabSlurmLauncher.launch "
+        "(src/hydra_plugins/mlplab_slurm/slurm_launcher.py), then record the new SHA-256"
+    )

@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 KNOBS = "hydra.launcher.cpus_per_task, mem_gb, gpus_per_node, tasks_per_node, partition or timeout_min"
+# launch() below follows hydra-submitit-launcher 1.2.0's BaseSubmititLauncher.launch, whose source has this
+# SHA-256: a test fails when an upgrade changes it, so that the two are compared again by a person.
+UPSTREAM_LAUNCH_SHA256 = "546875669010f80d6ceede740e8bf2d18088cf5bcce2eb4794c735fa3dc2fc0e"
 
 if SlurmLauncher is not None:
 
