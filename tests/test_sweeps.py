@@ -124,6 +124,7 @@ def test_the_slurm_launcher_follows_the_upstream_launch_it_was_written_from() ->
     import inspect
 
     from hydra_plugins.hydra_submitit_launcher.submitit_launcher import BaseSubmititLauncher
+
     from hydra_plugins.mlplab_slurm.slurm_launcher import UPSTREAM_LAUNCH_SHA256
 
     upstream = hashlib.sha256(inspect.getsource(BaseSubmititLauncher.launch).encode()).hexdigest()
