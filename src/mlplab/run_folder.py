@@ -14,6 +14,16 @@ RUN_FILES = ("config.yaml", "status.json", "metrics.json", "checkpoints", "tenso
 LOCK_FILE = ".lock"
 
 
+def slurm_job_id() -> str | None:
+    """This process's SLURM job as scancel and scontrol name it: <array>_<task> for an array task, else the job id.
+
+    A sweep is one job array; each task's own SLURM_JOB_ID is a number scancel does not take for it.
+    A requeued job keeps its id. None outside SLURM.
+    """
+    array, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
+    return f"{array}_{task}" if array and task else os.environ.get("SLURM_JOB_ID")
+
+
 def holds_a_run(folder: Path) -> bool:
     """Whether `folder` has been used by a run already."""
     return folder.is_dir() and any((folder / name).exists() for name in RUN_FILES)
@@ -34,8 +44,8 @@ def locked(folder: Path) -> Iterator[dict[str, str | int]]:
         except BlockingIOError:
             raise ConfigError(in_use(folder)) from None
         owner: dict[str, str | int] = {"pid": os.getpid(), "host": socket.gethostname()}
-        if "SLURM_JOB_ID" in os.environ:  # a requeued job knows its own folder by it (mlplab.slurm_job)
-            owner["slurm_job"] = os.environ["SLURM_JOB_ID"]
+        if job := slurm_job_id():  # a requeued job knows its own folder by it (mlplab.slurm_job)
+            owner["slurm_job"] = job
         os.ftruncate(descriptor, 0)
         os.pwrite(descriptor, f"pid {owner['pid']} on {owner['host']}\n".encode(), 0)
         yield owner

@@ -10,12 +10,8 @@ from pathlib import Path
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from mlplab.checkpoints import load_checkpoint, metrics_reached
+from mlplab.run_folder import slurm_job_id
 from mlplab.status import read_status
-
-
-def slurm_job_id() -> str | None:
-    """This process's SLURM job id (one per array task; a requeued job keeps it), or None outside SLURM."""
-    return os.environ.get("SLURM_JOB_ID")
 
 
 def slurm_cpus_per_task() -> int | None:
