@@ -48,7 +48,7 @@ dashboard: $(VENV)/.installed ## serve optuna-dashboard for the newest search on
 summarize: $(VENV)/.installed ## rebuild a folder's summary table and plot: make summarize DIR=outputs/multirun/<sweep>
 	$(PY) src/summarize.py $(DIR)
 
-test: data ## the core tests: unit tests and in-process trainings on synthetic data, about a minute
+test: data ## the core tests: unit tests and in-process trainings on synthetic data, about 30 s
 	$(PY) -m pytest --timeout=60
 
 test-full: data ## every test but the SLURM ones: the core, then scripts, sweeps, servers and real faults

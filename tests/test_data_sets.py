@@ -64,7 +64,7 @@ def test_files_of_another_image_size_are_refused_naming_both_sizes(tmp_path: Pat
 
     data = make_fake_fashion_mnist(tmp_path / "small", n_train=300, n_test=100, size=20)
     with pytest.raises(DataError, match=r"holds 20x20 images; MNIST's are 28x28 \(data.image_size\)"):
-        train(_compose(data, tmp_path / "run", "data=mnist"))
+        train(_compose(data, tmp_path / "run", "data=mnist", "data.system_dir=null"))
 
 
 def test_a_model_size_that_disagrees_with_the_data_set_is_refused_before_any_work(
@@ -75,3 +75,12 @@ def test_a_model_size_that_disagrees_with_the_data_set_is_refused_before_any_wor
     assert code == 2
     assert err.startswith("error: model.num_classes=7 is not allowed: KMNIST has 10 classes (data.classes)"), err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_folder_lacking_files_of_a_data_set_without_a_system_copy_says_where_else_to_look(tmp_path: Path) -> None:
+    from mlplab.errors import DataError
+
+    data = make_fake_fashion_mnist(tmp_path / "partial", n_train=100, n_test=50)
+    (data / "train-images-idx3-ubyte.gz").unlink()
+    with pytest.raises(DataError, match=r"lacks train-images-idx3-ubyte .*leave data.data_dir out to look in data/"):
+        train(_compose(data, tmp_path / "run", "data=mnist", "data.system_dir=null"))

@@ -229,3 +229,14 @@ def test_a_checkpoint_that_would_run_code_is_refused_saying_so(
     assert code == 2 and err.count("\n") == 1, err
     assert "holds objects other than tensors and plain data (posix.system): loading it would run code" in err
     assert not Path("/tmp/mlplab-should-never-exist").exists()
+
+
+def test_a_mistyped_budget_on_resume_is_answered_with_the_key_that_works(
+    run_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = main_of("resume.py", run_copy, "trainer.max_epoch=3", capsys=capsys)
+    assert code == 2
+    assert err == (
+        "error: trainer.max_epoch=3 cannot be changed on resume; did you mean trainer.max_epochs=3? "
+        "only trainer.max_epochs=<n> can\n"
+    )

@@ -46,6 +46,8 @@ def test_a_summary_of_csv_only_runs_ranks_them_by_their_recorded_accuracy(
             finals[job] = train(cfg)
     rows = write_summary(sweep)
     assert [row.job for row in rows] == ["1_lr0.5", "0_lr0.001"], "the better validation accuracy first"
+    assert "Ranked by acc/val (maximize)" in (sweep / "summary.md").read_text()
+    assert not (sweep / "val_acc.png").exists(), "no TensorBoard curves to draw: no empty figure"
     for row in rows:
         assert (row.status, row.epochs) == ("completed", 2)
         assert row.val_acc == round(finals[row.job]["acc/val"], 4) and row.test_acc is not None

@@ -184,11 +184,15 @@ def _first_line(err: BaseException) -> str:
 
 def _unknown_option(err: MissingConfigException, overrides: list[str]) -> str:
     """`activation=tahn is not an option; choose one of: ...`, with the closest spelling."""
-    group = (err.missing_cfg_file or "").rsplit("/", 1)[0]
+    group, _, missing = (err.missing_cfg_file or "").rpartition("/")
     typed = next((o.split("=", 1)[1] for o in overrides if o.lstrip("+~").split("=", 1)[0] == group), None)
-    options = list(err.options or [])
+    options = list(err.options or []) or (sorted(p.stem for p in (CONF / group).glob("*.yaml")) if group else [])
     if typed is None or not options:
         return _first_line(err)
+    if typed.startswith("["):  # logger=[tensorboard,cvs]: name the one item that is not an option
+        close = difflib.get_close_matches(missing, options, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        return f"{group}={typed}: {missing} is not an option; choose among: {', '.join(options)}{hint}"
     close = difflib.get_close_matches(typed, options, n=1)
     hint = f" (did you mean {group}={close[0]}?)" if close else ""
     return f"{group}={typed} is not an option; choose one of: {', '.join(options)}{hint}"

@@ -243,12 +243,14 @@ def check_search_objective(cfg: DictConfig) -> None:
         metric,
         "a search would tune on the test set; choose acc/val or loss/val (or acc/train, loss/train)",
     )
+    experiment = OmegaConf.select(cfg, "hydra.runtime.choices.experiment")
+    preset = f" (experiment={experiment} sets it: the chapter validates on the test set)" if experiment else ""
     _require(
         not (metric.endswith("/val") and cfg.data.val_size == 0),
         "data.val_size",
         0,
-        f"in a search the validation set would be the test set, and objective.metric={metric} would tune on it; "
-        "keep a validation split, e.g. data.val_size=5000",
+        f"in a search the validation set would be the test set, and objective.metric={metric} would tune on it"
+        f"{preset}; keep a validation split, e.g. data.val_size=5000",
     )
 
 

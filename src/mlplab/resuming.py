@@ -4,6 +4,7 @@ The run's own config.yaml is used, checked as train.py checks it, its log is app
 TensorBoard shows one run.
 """
 
+import difflib
 import logging
 from pathlib import Path
 
@@ -34,7 +35,9 @@ def resume(folder: Path, overrides: list[str]) -> dict[str, float]:
     for override in overrides:
         key, _, value = override.partition("=")
         if key not in EXTENDABLE or not value:
-            raise ConfigError(f"{override} cannot be changed on resume; only {', '.join(EXTENDABLE)}=<n> can")
+            close = difflib.get_close_matches(key, EXTENDABLE, n=1)
+            hint = f"did you mean {close[0]}={value}? " if close and close[0] != key else ""
+            raise ConfigError(f"{override} cannot be changed on resume; {hint}only {', '.join(EXTENDABLE)}=<n> can")
         OmegaConf.update(cfg, key, int(value) if value.isdigit() else value)  # check() refuses a non-number
     cfg.output_dir = str(folder)  # the folder may have moved since: its files follow it
     check(cfg)

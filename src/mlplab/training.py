@@ -70,7 +70,8 @@ def train(
         write_json_atomic(output_dir / "metrics.json", metrics)
         if not (HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN):  # a sweep says it once
             folder = shown_path(output_dir)
-            log.info(f"results in {folder}; compare runs: make tensorboard; evaluate: python src/eval.py {folder}")
+            compare = "compare runs: make tensorboard; " if tensorboard_of(loggers) else ""
+            log.info(f"results in {folder}; {compare}evaluate: python src/eval.py {folder}")
     return metrics
 
 

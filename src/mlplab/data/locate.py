@@ -54,7 +54,7 @@ def _raw_folders(source: DataSource, folder: Path) -> list[Path]:
     return [folder, folder / source.torchvision_dataset / "raw"] if source.torchvision_dataset else [folder]
 
 
-def _explicit_folder_files(source: DataSource, folder: Path) -> dict[str, Path]:
+def _explicit_folder_files(source: DataSource, folder: Path, elsewhere: str) -> dict[str, Path]:
     """The four files of a folder the user named (data.data_dir): all there, or an error saying which are not."""
     for candidate in _raw_folders(source, folder):
         files = _complete_set(source, candidate)
@@ -65,7 +65,7 @@ def _explicit_folder_files(source: DataSource, folder: Path) -> dict[str, Path]:
     found = sorted(p.name for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
     raise DataError(
         f"data.data_dir={folder} lacks {', '.join(missing)} (raw or .gz); it holds: "
-        f"{', '.join(found) or 'no files'}. Add the missing files, or leave data.data_dir out to use the system copy"
+        f"{', '.join(found) or 'no files'}. Add the missing files, or leave data.data_dir out to {elsewhere}"
     )
 
 
@@ -77,7 +77,8 @@ def locate(
     A folder the user named (`explicit`) is the only place: never silently replaced by another copy.
     """
     if explicit:
-        return _explicit_folder_files(source, data_dir)
+        elsewhere = "use the system copy" if system_dir else "look in data/ (and download there)"
+        return _explicit_folder_files(source, data_dir, elsewhere)
     tried = []
     for folder in [*_raw_folders(source, data_dir), *([system_dir] if system_dir else [])]:
         files = _complete_set(source, folder)
@@ -88,7 +89,8 @@ def locate(
         try:
             files = _complete_set(source, _download(source, data_dir))
         except Exception as err:  # noqa: BLE001 - any failure of the download ends in the same advice
-            tried.append(f"torchvision download into {data_dir} ({type(err).__name__}: {err})")
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else ""  # torchvision's are several lines
+            tried.append(f"torchvision download into {data_dir} ({type(err).__name__}: {reason})")
         else:
             if files:
                 return files

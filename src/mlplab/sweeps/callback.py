@@ -58,16 +58,21 @@ class SweepSummary(Callback):
         metric, direction = objective_of([folder / row.job for row in rows])
         ranked_by = "val acc" if (metric, direction) == ("acc/val", "maximize") else f"{metric} ({direction})"
         table = Table(title=f"{folder}: {len(rows)} jobs, ranked by {ranked_by}")
-        for column in ("rank", "job", "status", "val acc", "test acc", "epochs", "wall s"):
+        kind, split = metric.split("/")
+        extra = [] if f"{split}_{kind}" in ("val_acc", "test_acc") else [metric]  # the objective, when another
+        for column in ("rank", "job", "status", *extra, "val acc", "test acc", "epochs", "wall s"):
             table.add_column(column)
         for rank, row in enumerate(rows, start=1):
-            cells = (rank, row.job, row.status, row.val_acc, row.test_acc, row.epochs, row.wall_s)
+            objective = [getattr(row, f"{split}_{kind}")] if extra else []
+            cells = (rank, row.job, row.status, *objective, row.val_acc, row.test_acc, row.epochs, row.wall_s)
             table.add_row(*("" if c is None else str(c) for c in cells))
         Console(width=160).print(table)
         if best := best_trial_line(folder):
             log.info(best)
-        log.info(f"summary: {folder / 'summary.md'}, {folder / 'summary.csv'}, {folder / 'val_acc.png'}")
-        log.info(f"compare in TensorBoard: make tensorboard DIR={folder}")
+        figure = f", {folder / 'val_acc.png'}" if (folder / "val_acc.png").is_file() else ""
+        log.info(f"summary: {folder / 'summary.md'}, {folder / 'summary.csv'}{figure}")
+        if any(folder.glob("*/tensorboard")):
+            log.info(f"compare in TensorBoard: make tensorboard DIR={folder}")
         unfinished = [row for row in rows if row.status not in FINISHED]
         for row in unfinished:
             log.warning(f"{row.job}: {row.status}" + (f": {row.error}" if row.error else ""))

@@ -141,11 +141,16 @@ def write_summary(folder: Path) -> list[JobSummary]:
         writer.writeheader()
         writer.writerows(asdict(row) for row in rows)
     best = best_trial_line(folder)
-    (folder / "summary.md").write_text((f"{best}\n\n" if best else "") + _markdown(rows))
+    metric, direction = objective_of([folder / row.job for row in rows])
+    ranked = f"Ranked by {metric} ({direction}), the jobs' objective; jobs that did not complete last.\n\n"
+    (folder / "summary.md").write_text((f"{best}\n\n" if best else "") + ranked + _markdown(rows))
 
     from mlplab.figures.curves import validation_curves  # matplotlib loads only when drawing
 
-    validation_curves([(job.job, run) for job, run in jobs if run]).savefig(folder / "val_acc.png", dpi=100)
+    curves = [(job.job, run) for job, run in jobs if run and "acc/val" in run.scalars]  # TensorBoard's
+    (folder / "val_acc.png").unlink(missing_ok=True)  # a figure of an earlier summary would now mislead
+    if curves:  # without TensorBoard events there are no curves to draw: no empty figure either
+        validation_curves(curves).savefig(folder / "val_acc.png", dpi=100)
     # One experiment for the whole folder: TensorBoard pointed at it lists every run's values, what differs first.
     logged = [run.folder for _, run in jobs if run and (run.folder / "tensorboard").is_dir()]
     if logged:
