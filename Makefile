@@ -54,7 +54,7 @@ test: data ## the core tests: unit tests and in-process trainings on synthetic d
 test-full: data ## every test but the SLURM ones: the core, then scripts, sweeps, servers and real faults
 	$(PY) -m pytest -m "not slurm"
 
-test-slurm: data ## run the SLURM tests on the cluster make slurm-up started (about 5 minutes)
+test-slurm: data ## run the SLURM tests on the cluster make slurm-up started (about 10 minutes)
 	$(PY) -m pytest -m slurm -n 0 --timeout=900 tests/test_slurm.py
 
 slurm-up: ## as root: install and start a one-node SLURM cluster with accounting on this machine
