@@ -197,7 +197,9 @@ def test_a_bad_search_budget_stops_the_search_with_one_line_before_any_trial(fak
 
 @pytest.mark.slow
 def test_a_plain_run_does_not_import_optuna(fake_data: Path, tmp_path: Path) -> None:
-    command = [sys.executable, "-X", "importtime", str(ROOT / "src" / "train.py"), *tiny_overrides(fake_data, tmp_path)]
+    overrides = [o for o in tiny_overrides(fake_data, tmp_path) if not o.startswith("output_dir")]
+    folders = [f"hydra.run.dir={tmp_path / 'run'}", f"outputs={tmp_path}"]  # never the checkout's outputs/
+    command = [sys.executable, "-X", "importtime", str(ROOT / "src" / "train.py"), *overrides, *folders]
     result = processes.run([*command, "trainer.max_epochs=1"], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
