@@ -108,10 +108,13 @@ def test_interrupted_ddp_run_resumes_to_the_same_metrics_as_an_uninterrupted_one
 def test_torchrun_is_refused_with_one_line_naming_the_supported_way(fake_data: Path, tmp_path: Path) -> None:
     torchrun = Path(sys.executable).parent / "torchrun"
     run_dir = tmp_path / "run"
-    command = [str(torchrun), "--nproc_per_node=2", *_command(fake_data, *DDP, f"hydra.run.dir={run_dir}")[1:]]
+    # --standalone: torchrun's rendezvous on a free port, not 29500, which a DDP test beside it may hold.
+    script = _command(fake_data, *DDP, f"hydra.run.dir={run_dir}")[1:]
+    command = [str(torchrun), "--standalone", "--nproc_per_node=2", *script]
     result = processes.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode != 0
     ours = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert ours, result.stderr[-3000:]
     assert ours == ["error: torchrun is not supported; run `python src/train.py trainer=ddp trainer.devices=<n>` "
                     "(Lightning starts the processes), or on SLURM hydra.launcher.tasks_per_node=<n>"]  # fmt: skip
     assert not run_dir.exists(), "no run folder, from either process"

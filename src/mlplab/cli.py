@@ -33,12 +33,15 @@ TOP_LEVEL_KEYS = set(TrainConfig.__dataclass_fields__) | {"hydra", "hparams_sear
 def run_command_line(hydra_main: Callable[[], Any]) -> None:
     """Check sys.argv's overrides, then hand the command line to Hydra's entry point."""
     if "TORCHELASTIC_RUN_ID" in os.environ:  # torchrun's processes would each make a run folder of their own
-        if os.environ.get("RANK", "0") == "0":
-            print(
-                "error: torchrun is not supported; run `python src/train.py trainer=ddp trainer.devices=<n>` "
-                "(Lightning starts the processes), or on SLURM hydra.launcher.tasks_per_node=<n>",
-                file=sys.stderr,
-            )
+        if os.environ.get("RANK", "0") != "0":
+            # Rank 0 says it; the others leave quietly with 0, since a rank that fails first makes torchrun
+            # stop the rest, rank 0 too, perhaps before it has said anything.
+            sys.exit(0)
+        print(
+            "error: torchrun is not supported; run `python src/train.py trainer=ddp trainer.devices=<n>` "
+            "(Lightning starts the processes), or on SLURM hydra.launcher.tasks_per_node=<n>",
+            file=sys.stderr,
+        )
         sys.exit(2)
     args = ["verbose=true" if arg in ("-v", "--verbose") else arg for arg in sys.argv[1:]]
     sys.argv[1:] = args
