@@ -4,27 +4,19 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hydra import compose, initialize_config_dir
 
-from conftest import CONF, make_fake_fashion_mnist, tiny_overrides
-from mlplab.config import register_configs
+from conftest import compose_tiny, make_fake_fashion_mnist
 from mlplab.training import train
 from processes import command_line_answer, main_of
 
 MNIST_CLASSES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
 
-def _compose(data_dir: Path, output_dir: Path, *overrides: str, config_dir: Path = CONF):
-    register_configs()
-    with initialize_config_dir(version_base="1.3", config_dir=str(config_dir)):
-        return compose("train", overrides=[*tiny_overrides(data_dir, output_dir), *overrides])
-
-
 @pytest.mark.parametrize(("data_set", "name", "first_class"), [("mnist", "MNIST", "zero"), ("kmnist", "KMNIST", "o")])
 def test_a_data_set_of_the_mnist_family_trains_and_eval_names_its_classes(
     fake_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], data_set: str, name: str, first_class: str
 ) -> None:
-    cfg = _compose(fake_data, tmp_path / "run", f"data={data_set}")  # MNIST's files: the same names and layout
+    cfg = compose_tiny(fake_data, tmp_path / "run", f"data={data_set}")  # MNIST's files: the same names and layout
     metrics = train(cfg)
     assert 0.75 < metrics["acc/test"] <= 0.85
     config = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
@@ -37,7 +29,7 @@ def test_a_data_set_of_the_mnist_family_trains_and_eval_names_its_classes(
 
 
 def test_mnist_files_are_checked_against_the_published_checksums_in_data_json(fake_data: Path, tmp_path: Path) -> None:
-    train(_compose(fake_data, tmp_path / "run", "data=mnist", "trainer.max_epochs=1"))
+    train(compose_tiny(fake_data, tmp_path / "run", "data=mnist", "trainer.max_epochs=1"))
     record = yaml.safe_load((tmp_path / "run" / "data.json").read_text())
     assert {entry["same_bytes_as_published"] for entry in record.values()} == {False}, "generated: not MNIST's own"
 
@@ -53,7 +45,7 @@ def test_a_new_data_set_is_one_yaml_file_and_the_model_follows_its_shape(tmp_pat
     )
     data = make_fake_fashion_mnist(tmp_path / "stripes", n_train=900, n_test=300, classes=3, size=16)
     search_path = f"hydra.searchpath=[file://{tmp_path / 'conf'}]"
-    cfg = _compose(data, tmp_path / "run", search_path, "data=stripes", "model=concise")
+    cfg = compose_tiny(data, tmp_path / "run", search_path, "data=stripes", "model=concise")
     metrics = train(cfg)
     assert (cfg.model.num_inputs, cfg.model.num_classes) == (256, 3)
     assert metrics["acc/test"] > 0.7, "three classes, a fifth of them confused: about 0.87 is the most"
@@ -64,7 +56,7 @@ def test_files_of_another_image_size_are_refused_naming_both_sizes(tmp_path: Pat
 
     data = make_fake_fashion_mnist(tmp_path / "small", n_train=300, n_test=100, size=20)
     with pytest.raises(DataError, match=r"holds 20x20 images; MNIST's are 28x28 \(data.image_size\)"):
-        train(_compose(data, tmp_path / "run", "data=mnist", "data.system_dir=null"))
+        train(compose_tiny(data, tmp_path / "run", "data=mnist", "data.system_dir=null"))
 
 
 def test_a_model_size_that_disagrees_with_the_data_set_is_refused_before_any_work(
@@ -83,4 +75,4 @@ def test_a_folder_lacking_files_of_a_data_set_without_a_system_copy_says_where_e
     data = make_fake_fashion_mnist(tmp_path / "partial", n_train=100, n_test=50)
     (data / "train-images-idx3-ubyte.gz").unlink()
     with pytest.raises(DataError, match=r"lacks train-images-idx3-ubyte .*leave data.data_dir out to look in data/"):
-        train(_compose(data, tmp_path / "run", "data=mnist", "data.system_dir=null"))
+        train(compose_tiny(data, tmp_path / "run", "data=mnist", "data.system_dir=null"))

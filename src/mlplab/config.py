@@ -13,6 +13,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 import mlplab.naming  # noqa: F401 - registers the run and job name resolvers wherever configs are resolved
 from mlplab.errors import ConfigError
+from mlplab.status import write_text_atomic
 
 NORMALIZATIONS = ("unit", "standard")
 ACCELERATORS = ("cpu", "gpu", "cuda", "auto")
@@ -416,10 +417,4 @@ def write_run_config(cfg: DictConfig, path: Path) -> None:
         return value.replace(marker, "${output_dir}") if isinstance(value, str) else value
 
     resolved = inside_the_folder(resolved) | {"output_dir": str(cfg.output_dir)}
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        OmegaConf.save(OmegaConf.create(resolved), temporary)
-        os.replace(temporary, path)
-    except OSError:
-        temporary.unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, OmegaConf.to_yaml(OmegaConf.create(resolved)))

@@ -14,15 +14,20 @@ from mlplab.errors import DivergenceError, TrialPruned, describe_os_error
 from mlplab.run_folder import is_locked, locked
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON through a temporary file and a rename: a reader sees the old file or the new, never half."""
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write through a temporary file and a rename: a reader sees the old file or the new, never half."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        temporary.write_text(json.dumps(data, indent=2) + "\n")
+        temporary.write_text(text)
         os.replace(temporary, path)
     except OSError:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON atomically (write_text_atomic)."""
+    write_text_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
 def _outcome(error: BaseException) -> dict[str, str]:
