@@ -292,18 +292,29 @@ def test_resume_checks_an_edited_config_and_refuses_changes(
     assert code == 2 and message in err and err.count("\n") == 1, err
 
 
+@pytest.mark.parametrize(
+    ("key", "build"),
+    [
+        ("model", lambda victim: {"_target_": "os.makedirs", "name": str(victim)}),
+        # Reached through a module mlplab imports: a prefix check would let it by, the exact check does not.
+        ("model", lambda victim: {"_target_": "mlplab.checkpoints.torch.save", "obj": 1, "f": str(victim)}),
+        ("data", lambda victim: {"_target_": "mlplab.data.Path.mkdir", "self": str(victim)}),
+        ("trainer", lambda victim: {"_target_": "pytorch_lightning.callbacks.os.makedirs", "name": str(victim)}),
+    ],
+)
 def test_a_run_config_naming_a_foreign_target_is_refused_and_never_called(
-    run_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    run_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], key: str, build
 ) -> None:
     run_dir = run_copy
     victim = tmp_path / "written-by-the-config"
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
-    config["model"] = {"_target_": "os.makedirs", "name": str(victim)}
+    config[key] = build(victim)
     (run_dir / "config.yaml").write_text(yaml.safe_dump(config))
+    target = config[key]["_target_"]
     for script, extra in (("eval.py", []), ("resume.py", []), ("predict.py", [tmp_path / "x.png"])):
         code, _, err = main_of(script, run_dir, *extra, capsys=capsys)
         assert code == 2, err
-        assert "model._target_=os.makedirs is not allowed" in err
+        assert f"{key}._target_={target} is not allowed" in err and err.count("\n") == 1, err
     assert not victim.exists()
 
 

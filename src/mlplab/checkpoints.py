@@ -1,5 +1,6 @@
 """Open what a run left behind, checking it first: its folder, its config, its checkpoints."""
 
+import importlib
 import pickle
 import re
 import warnings
@@ -33,15 +34,39 @@ def checkpoint_of(path: Path) -> Path:
 
 
 # What a run folder's config.yaml may build: a config file is data, and whoever wrote it must not be able
-# to make eval, predict or resume call any other function.
-ALLOWED_TARGETS = (
-    "mlplab.",
-    "torch.optim.",
-    "pytorch_lightning.Trainer",
-    "pytorch_lightning.callbacks.",
-    "pytorch_lightning.loggers.",
-    "pytorch_lightning.profilers.",
-)
+# to make eval, predict or resume call any other function. A target is allowed when it names, exactly, a
+# class defined in (or exported by) one of these modules that is the kind of thing that module gives a run.
+ALLOWED_KINDS = {
+    "mlplab.models": "mlplab.models.classifier.MLPClassifier",
+    "mlplab.models.sgd": "torch.optim.Optimizer",
+    "mlplab.data": "pytorch_lightning.LightningDataModule",
+    "mlplab.callbacks": "pytorch_lightning.Callback",
+    "mlplab.checkpoint_io": "lightning_fabric.plugins.CheckpointIO",
+    "mlplab.profiler": "pytorch_lightning.profilers.Profiler",
+    "torch.optim": "torch.optim.Optimizer",
+    "torch.optim.lr_scheduler": "torch.optim.lr_scheduler.LRScheduler",
+    "pytorch_lightning": "pytorch_lightning.Trainer",
+    "pytorch_lightning.callbacks": "pytorch_lightning.Callback",
+    "pytorch_lightning.loggers": "pytorch_lightning.loggers.Logger",
+    "pytorch_lightning.profilers": "pytorch_lightning.profilers.Profiler",
+}
+
+
+def allowed_target(target: object) -> bool:
+    """Whether a `_target_` names, exactly, a class a run builds (never a function, never a module's import)."""
+    if not isinstance(target, str) or "." not in target:
+        return False
+    module_name, name = target.rsplit(".", 1)
+    if module_name not in ALLOWED_KINDS or name.startswith("_"):
+        return False
+    module = importlib.import_module(module_name)
+    found = getattr(module, name, None)
+    return isinstance(found, type) and issubclass(found, _class_named(ALLOWED_KINDS[module_name]))
+
+
+def _class_named(dotted: str) -> type:
+    module_name, name = dotted.rsplit(".", 1)
+    return getattr(importlib.import_module(module_name), name)
 
 
 def load_run_config(folder: Path) -> DictConfig:
@@ -53,10 +78,11 @@ def load_run_config(folder: Path) -> DictConfig:
     if not isinstance(cfg, DictConfig) or "model" not in cfg or "data" not in cfg:
         raise CheckpointError(f"{folder}/config.yaml holds no run config (no model or data); is it mlplab's?")
     for key, target in _targets(OmegaConf.to_container(cfg, resolve=False)):
-        if not isinstance(target, str) or not target.startswith(ALLOWED_TARGETS):
+        if not allowed_target(target):
             raise CheckpointError(
                 f"{folder}/config.yaml: {key}={target} is not allowed: a run's config may build only mlplab's "
-                "classes, torch optimizers and schedulers, and Lightning's trainer, callbacks and loggers"
+                "models, data, callbacks and plugins, torch's optimizers and schedulers, and Lightning's trainer, "
+                "callbacks, loggers and profilers"
             )
     # Settings added since the run was made take the values it ran with (Fashion-MNIST, 784 inputs, acc/val).
     try:
