@@ -278,6 +278,10 @@ def test_a_resume_of_a_run_killed_before_its_test_writes_complete_metrics(data: 
         (lambda c: c.update(hidden=128), "config.yaml sets hidden=128 but the run trained with 256x1"),
         (lambda c: c.update(lr=0.05), "config.yaml sets lr=0.05 but the run trained with chapter"),
         (lambda c: c["model"].update(activation="tanh"), "sets model.activation=tanh but the run trained with relu"),
+        (
+            lambda c: c["trainer"].update(limit_train_batches=2),
+            "sets trainer.limit_train_batches=2 but the run trained with None",
+        ),
     ],
 )
 def test_resume_checks_an_edited_config_and_refuses_changes(
@@ -290,6 +294,37 @@ def test_resume_checks_an_edited_config_and_refuses_changes(
     (run_dir / "config.yaml").write_text(yaml.safe_dump(config))
     code, _, err = main_of("resume.py", run_dir, "trainer.max_epochs=3", capsys=capsys)
     assert code == 2 and message in err and err.count("\n") == 1, err
+
+
+def test_resume_reads_the_data_the_run_trained_on_or_refuses_and_data_json_stays(
+    run_copy: Path, fake_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = run_copy
+    (run_dir / "status.json").write_text('{"status": "interrupted"}')
+    recorded = (run_dir / "data.json").read_bytes()
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+
+    def point_at(data_dir: Path) -> None:
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(config | {"data": config["data"] | {"data_dir": str(data_dir)}}))
+
+    other = make_fake_fashion_mnist(tmp_path / "other", n_train=1300)  # another data set, in the same format
+    point_at(other)
+    code, _, err = main_of("resume.py", run_dir, "trainer.max_epochs=3", capsys=capsys)
+    assert code == 2 and err.count("\n") == 1, err
+    assert err.startswith(f"error: {other}/") and "is not the file the run trained on (" in err, err
+
+    moved = Path(shutil.copytree(fake_data, tmp_path / "moved"))  # the same bytes elsewhere: a moved data set
+    point_at(moved)
+    shutil.copy(other / "t10k-labels-idx1-ubyte.gz", moved / "t10k-labels-idx1-ubyte.gz")  # replaced in place
+    code, _, err = main_of("resume.py", run_dir, "trainer.max_epochs=3", capsys=capsys)
+    assert code == 2 and "t10k-labels-idx1-ubyte.gz is not the file the run trained on (test_labels" in err, err
+    assert (run_dir / "data.json").read_bytes() == recorded
+
+    shutil.copy(fake_data / "t10k-labels-idx1-ubyte.gz", moved / "t10k-labels-idx1-ubyte.gz")  # restored
+    code, _, err = main_of("resume.py", run_dir, "trainer.max_epochs=3", capsys=capsys)
+    assert code == 0, err[-2000:]
+    assert json.loads((run_dir / "metrics.json").read_text())["epochs"] == 3
+    assert (run_dir / "data.json").read_bytes() == recorded  # the record of what every epoch read
 
 
 @pytest.mark.parametrize(

@@ -395,7 +395,9 @@ def recorded_config(cfg: DictConfig) -> dict[str, Any]:
     record["data"] = {
         k: v for k, v in record.get("data", {}).items() if k not in ("data_dir", "system_dir", "download")
     }
-    record["trainer"] = {k: resolved["trainer"].get(k) for k in ("precision", "accumulate_grad_batches", "devices")}
+    # How much of the data an epoch reads is part of the run too: a resume may not change it.
+    shape = ("precision", "accumulate_grad_batches", "devices", "limit_train_batches", "limit_val_batches")
+    record["trainer"] = {k: resolved["trainer"].get(k) for k in shape}
     return record
 
 

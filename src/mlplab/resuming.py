@@ -8,10 +8,12 @@ import difflib
 import logging
 from pathlib import Path
 
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from mlplab.checkpoints import load_checkpoint, load_run_config, metrics_reached, restore_model, run_folder_of
 from mlplab.config import check, recorded_config
+from mlplab.data.provenance import check_same_data
 from mlplab.distributed import global_rank
 from mlplab.errors import CheckpointError, ConfigError
 from mlplab.logs import configure_logging
@@ -49,6 +51,9 @@ def resume(folder: Path, overrides: list[str]) -> dict[str, float]:
         )
     checkpoint = load_checkpoint(checkpoint_path)  # a damaged checkpoint stops here
     _refuse_edits(cfg, checkpoint, folder)
+    if global_rank() == 0:
+        datamodule = instantiate(cfg.data)  # finds the files as training will, and reads nothing else
+        check_same_data(datamodule.located_files(), folder, datamodule.source)
     restore_model(cfg, checkpoint)  # a model whose shape differs from the weights' stops here
     epochs_done, budget = checkpoint["epoch"] + 1, cfg.trainer.max_epochs
     if read_status(folder).get("status") == "completed" and budget <= epochs_done:

@@ -43,7 +43,9 @@ def train(
     pl.seed_everything(cfg.seed, verbose=False)
 
     datamodule = instantiate(cfg.data)
-    datamodule.run_dir = output_dir  # data.json, the files read with their checksums, goes in the run's folder
+    # data.json, the files read with their checksums, goes in the run's folder; a resume compared them with
+    # it and leaves it as it is: the record of what the earlier epochs read.
+    datamodule.run_dir = output_dir if resume_from is None else None
     model = instantiate(cfg.model)
     if global_rank() == 0:
         log.info(describe(cfg, type(model).__name__))

@@ -66,10 +66,14 @@ class IdxDataModule(pl.LightningDataModule):
         # Lightning calls this on one process only: the place for a download.
         locate(self.source, self.data_dir, self.system_dir, self.download and not self.explicit_dir, self.explicit_dir)
 
+    def located_files(self) -> dict[str, Path]:
+        """The four files this data module reads, found as setup() finds them (no download)."""
+        return locate(self.source, self.data_dir, self.system_dir, False, self.explicit_dir)
+
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
             return
-        self.files = files = locate(self.source, self.data_dir, self.system_dir, False, self.explicit_dir)
+        self.files = files = self.located_files()
         train_x, train_y = self._decode(files["train_images"], files["train_labels"])
         test_x, test_y = self._decode(files["test_images"], files["test_labels"])
         if self.run_dir is not None and (self.trainer is None or self.trainer.is_global_zero):

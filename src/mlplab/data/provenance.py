@@ -1,10 +1,12 @@
 """Which data files a run read: their paths, sizes and checksums, kept in the run folder (data.json)."""
 
 import hashlib
+import json
 import logging
 from pathlib import Path
 
 from mlplab.data.locate import DataSource
+from mlplab.errors import DataError
 from mlplab.status import write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -16,16 +18,43 @@ def record_data_files(files: dict[str, Path], folder: Path, source: DataSource) 
     Where the data set's published .gz files have known md5s, each entry also says whether the file is
     that published file, byte for byte (a recompressed copy, as Debian's, holds the same images but is not).
     """
-    record = {}
-    for key, path in files.items():
-        sha256, md5 = hashlib.sha256(), hashlib.md5()
-        with open(path, "rb") as file:
-            while chunk := file.read(1 << 20):
-                sha256.update(chunk)
-                md5.update(chunk)
-        record[key] = {"path": str(path.resolve()), "bytes": path.stat().st_size, "sha256": sha256.hexdigest()}
-        if key in source.published_md5 and path.suffix == ".gz":
-            record[key]["same_bytes_as_published"] = md5.hexdigest() == source.published_md5[key]
+    record = {key: _describe(key, path, source) for key, path in files.items()}
     write_json_atomic(folder / "data.json", record)
     sources = sorted({str(path.resolve().parent) for path in files.values()})
     log.info(f"data: {source.name}, {', '.join(sources)} (the four files, with sizes and checksums, in data.json)")
+
+
+def check_same_data(files: dict[str, Path], folder: Path, source: DataSource) -> None:
+    """Refuse to go on with a run on data other than what its earlier epochs read (data.json), byte for byte.
+
+    The files may have moved (a run taken to a cluster): what counts is their content, not their path.
+    A run folder from before data.json was kept has nothing to compare with and is let through.
+    """
+    path = folder / "data.json"
+    if not path.exists():
+        return
+    try:
+        recorded = json.loads(path.read_text())
+        trained_on = {key: recorded[key]["sha256"] for key in files}
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise DataError(f"{path} cannot be read ({type(err).__name__}: {err}); it records what the run trained on") from None
+    for key, file in files.items():
+        now = _describe(key, file, source)["sha256"]
+        if now != trained_on[key]:
+            raise DataError(
+                f"{file} is not the file the run trained on ({key}: sha256 {now[:12]}, data.json says "
+                f"{trained_on[key][:12]}); a resume continues on the same data: restore it, or start a new run"
+            )
+
+
+def _describe(key: str, path: Path, source: DataSource) -> dict:
+    """A file's path, size and SHA-256, and whether it is the published file where that is known."""
+    sha256, md5 = hashlib.sha256(), hashlib.md5()
+    with open(path, "rb") as file:
+        while chunk := file.read(1 << 20):
+            sha256.update(chunk)
+            md5.update(chunk)
+    described = {"path": str(path.resolve()), "bytes": path.stat().st_size, "sha256": sha256.hexdigest()}
+    if key in source.published_md5 and path.suffix == ".gz":
+        described["same_bytes_as_published"] = md5.hexdigest() == source.published_md5[key]
+    return described
