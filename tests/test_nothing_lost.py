@@ -305,7 +305,9 @@ def test_resume_reads_the_data_the_run_trained_on_or_refuses_and_data_json_stays
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
 
     def point_at(data_dir: Path) -> None:
-        (run_dir / "config.yaml").write_text(yaml.safe_dump(config | {"data": config["data"] | {"data_dir": str(data_dir)}}))
+        (run_dir / "config.yaml").write_text(
+            yaml.safe_dump(config | {"data": config["data"] | {"data_dir": str(data_dir)}})
+        )
 
     other = make_fake_fashion_mnist(tmp_path / "other", n_train=1300)  # another data set, in the same format
     point_at(other)

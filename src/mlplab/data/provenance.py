@@ -37,7 +37,9 @@ def check_same_data(files: dict[str, Path], folder: Path, source: DataSource) ->
         recorded = json.loads(path.read_text())
         trained_on = {key: recorded[key]["sha256"] for key in files}
     except (OSError, ValueError, KeyError, TypeError) as err:
-        raise DataError(f"{path} cannot be read ({type(err).__name__}: {err}); it records what the run trained on") from None
+        raise DataError(
+            f"{path} cannot be read ({type(err).__name__}: {err}); it records what the run trained on"
+        ) from None
     for key, file in files.items():
         now = _describe(key, file, source)["sha256"]
         if now != trained_on[key]:
