@@ -84,6 +84,21 @@ class Process(subprocess.Popen):
             if line.startswith(start):
                 return self.lines
 
+    def wait_for_exit_or_line(self, start: str, timeout: float = 120) -> int | None:
+        """Until it ends (its exit status) or prints a line starting with `start` (None), whichever comes first."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._take(deadline - time.monotonic())
+            except queue.Empty:
+                raise AssertionError(
+                    f"neither an exit nor {start!r} within {timeout} s:\n{self.output()[-3000:]}"
+                ) from None
+            if line is None:
+                return self.wait()
+            if line.startswith(start):
+                return None
+
     def finish(self, timeout: float = 120) -> tuple[int, str]:
         """Its exit status and everything it printed, once it ends (killed if it outlives the deadline)."""
         try:

@@ -183,6 +183,31 @@ def test_a_second_run_in_a_used_folder_is_refused_and_the_first_kept(
 
 
 @pytest.mark.slow
+def test_of_two_runs_started_at_once_in_one_folder_the_second_touches_nothing_of_the_first(
+    data: Path, tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "run"
+    models = ("scratch", "concise")
+    first, second = (Process(_train(data, run_dir, "trainer.max_epochs=2000", f"model={m}")) for m in models)
+    losers = [p for p in (first, second) if p.wait_for_exit_or_line("run folder:") is not None]
+    assert len(losers) == 1, first.output() + second.output()
+    loser = losers[0]
+    winner, winning_model = (second, "concise") if loser is first else (first, "scratch")
+    code, said = loser.finish(timeout=60)
+    assert code == 2 and said.strip() == (
+        f"error: {run_dir} is in use by pid {winner.pid} on {os.uname().nodename}; wait for it to end, or stop it first"
+    ), said
+    winner.send_signal(signal.SIGTERM)
+    assert winner.finish(timeout=60)[0] == 143
+    assert yaml.safe_load((run_dir / ".hydra" / "overrides.yaml").read_text())[-1] == f"model={winning_model}"
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["model"]["_target_"].endswith(
+        "ScratchMLP" if winning_model == "scratch" else "ConciseMLP"
+    )
+    log = (run_dir / "train.log").read_text()
+    assert "error" not in log and "interrupted" in log, log
+
+
+@pytest.mark.slow
 def test_a_live_run_holds_its_folder_against_a_resume(data: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     process = Process(_train(data, run_dir, "trainer.max_epochs=2000"))  # still running when the resume asks
@@ -229,6 +254,37 @@ def test_ctrl_c_before_the_first_checkpoint_says_there_is_nothing_to_resume(data
         result.returncode == 2
         and "stopped before its first epoch ended, so there is nothing to resume" in result.stderr
     )
+
+
+@pytest.mark.slow
+def test_a_double_ctrl_c_is_one_interruption_with_no_traceback(data: Path, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    process = Process(_train(data, run_dir, "trainer.max_epochs=2000"))
+    _wait_for_checkpoint(run_dir, process)
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.02)  # as a hand pressing Ctrl-C twice does
+    process.send_signal(signal.SIGINT)
+    code, output = process.finish(timeout=60)
+    assert code == 130 and "Traceback" not in output, output[-3000:]
+    assert output.count(f"interrupted; continue with: python src/resume.py {run_dir}") == 1, output[-3000:]
+    assert read_status(run_dir)["status"] == "interrupted" and read_status(run_dir)["signal"] == "SIGINT"
+
+
+@pytest.mark.slow
+def test_sigterm_before_training_starts_is_recorded_as_an_interruption(tmp_path: Path) -> None:
+    """SIGTERM while the data loads, before Lightning's handler is in place: the real Fashion-MNIST's second."""
+    run_dir = tmp_path / "run"
+    process = Process([sys.executable, TRAIN, f"hydra.run.dir={run_dir}", "trainer.max_epochs=1"])
+    process.wait_for_line("run folder:")  # logged before the trainer is built and the data read
+    process.send_signal(signal.SIGTERM)
+    code, output = process.finish(timeout=60)
+    assert code == 143 and "Traceback" not in output, output[-3000:]
+    assert "interrupted before the first epoch ended: no checkpoint, nothing to resume" in output
+    assert read_status(run_dir) | {"started": None} == read_status(run_dir) | {
+        "status": "interrupted",
+        "signal": "SIGTERM",
+        "started": None,
+    }
 
 
 @pytest.mark.slow

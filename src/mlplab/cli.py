@@ -10,6 +10,7 @@ import importlib.util
 import os
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from omegaconf.errors import OmegaConfBaseException
 from mlplab.config import PROJECT, TrainConfig, check, check_search_objective, register_configs
 from mlplab.distributed import global_rank
 from mlplab.errors import ConfigError, MlplabError, StorageError, describe_os_error
-from mlplab.run_folder import holds_a_run
+from mlplab.run_folder import already_holds_a_run, claimed, holds_a_run
 
 CONF = PROJECT / "conf"
 TOP_LEVEL_KEYS = set(TrainConfig.__dataclass_fields__) | {"hydra", "hparams_search", "experiment", "debug"}
@@ -48,17 +49,31 @@ def run_command_line(hydra_main: Callable[[], Any]) -> None:
     flags = [a for a in args if a.startswith("-")]
     # Other DDP ranks rerun this command line (Lightning starts them so): rank 0 has checked it, and
     # made the run folder that a check would now find taken.
+    folder = None
     if not set(flags) - {"-m", "--multirun"} and global_rank() == 0:  # --help, --cfg and such are Hydra's
         try:
-            check_command_line([a for a in args if not a.startswith("-")], multirun=bool(flags))
+            folder = check_command_line([a for a in args if not a.startswith("-")], multirun=bool(flags))
         except MlplabError as err:
             print(f"error: {err}", file=sys.stderr)
             sys.exit(2)
-    hydra_main()
+    # A folder the user named may be named by another run started at the same moment: the first to claim
+    # it runs, the other stops before Hydra writes a file. A default folder's name is unique to the microsecond.
+    named = folder is not None and any(a.startswith("hydra.run.dir=") for a in args)
+    with ExitStack() as held:
+        if named:
+            try:
+                held.enter_context(claimed(folder))
+            except ConfigError as err:
+                print(f"error: {err}", file=sys.stderr)
+                sys.exit(2)
+        hydra_main()
 
 
-def check_command_line(overrides: list[str], multirun: bool) -> None:
-    """Raise ConfigError for the first job of the command line that does not compose or check."""
+def check_command_line(overrides: list[str], multirun: bool) -> Path | None:
+    """Raise ConfigError for the first job of the command line that does not compose or check.
+
+    Returns the run's folder for a single run, None for a multirun.
+    """
     register_configs()
     try:
         parsed = OverridesParser.create().parse_overrides(overrides)
@@ -75,8 +90,9 @@ def check_command_line(overrides: list[str], multirun: bool) -> None:
         HydraConfig.instance().set_config(cfg)  # the folder names' resolvers read Hydra's record of the job
         if multirun or cfg.hydra.mode == "MULTIRUN":
             _check_writable(Path(cfg.hydra.sweep.dir), "hydra.sweep.dir")
-        else:
-            _check_run_folder(Path(cfg.hydra.run.dir))
+            return None
+        _check_run_folder(Path(cfg.hydra.run.dir))
+        return Path(cfg.hydra.run.dir)
 
 
 def _jobs(parsed: list[Override]) -> Iterator[list[str]]:
@@ -159,10 +175,7 @@ def _check_run_folder(folder: Path) -> None:
     if folder.is_file():
         raise ConfigError(f"hydra.run.dir={folder} is not allowed: it is a file; give a folder")
     if holds_a_run(folder):
-        raise ConfigError(
-            f"{folder} already holds a run; continue it with `python src/resume.py {folder}`, or leave "
-            "hydra.run.dir out to start a new run in a folder of its own"
-        )
+        raise ConfigError(already_holds_a_run(folder))
     _check_writable(folder, "hydra.run.dir")
 
 

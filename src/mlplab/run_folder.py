@@ -29,13 +29,20 @@ def holds_a_run(folder: Path) -> bool:
     return folder.is_dir() and any((folder / name).exists() for name in RUN_FILES)
 
 
+_claimed: dict[Path, dict[str, str | int]] = {}  # folders this process holds already (claimed), with their owner
+
+
 @contextmanager
 def locked(folder: Path) -> Iterator[dict[str, str | int]]:
     """Hold an OS lock on `folder` while the block runs; refuse if another live process holds it.
 
     The kernel releases the lock when the process ends, however it ends (kill -9, the OOM killer),
     so a folder whose lock is free is never in use. Yields who holds it: the pid, host and SLURM job.
+    A folder this process has claimed already is held on, not locked twice.
     """
+    if (owner := _claimed.get(folder.resolve())) is not None:
+        yield owner
+        return
     folder.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -43,7 +50,7 @@ def locked(folder: Path) -> Iterator[dict[str, str | int]]:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise ConfigError(in_use(folder)) from None
-        owner: dict[str, str | int] = {"pid": os.getpid(), "host": socket.gethostname()}
+        owner = {"pid": os.getpid(), "host": socket.gethostname()}
         if job := slurm_job_id():  # a requeued job knows its own folder by it (mlplab.slurm_job)
             owner["slurm_job"] = job
         os.ftruncate(descriptor, 0)
@@ -51,6 +58,31 @@ def locked(folder: Path) -> Iterator[dict[str, str | int]]:
         yield owner
     finally:
         os.close(descriptor)  # closing releases the lock
+
+
+@contextmanager
+def claimed(folder: Path) -> Iterator[None]:
+    """Hold a new run's folder from before Hydra writes into it (.hydra/, train.log) until the block ends.
+
+    Of two runs started at once in one folder, the second stops here having written nothing; one that
+    starts after the first has ended finds the folder used.
+    """
+    with locked(folder) as owner:
+        if holds_a_run(folder):
+            raise ConfigError(already_holds_a_run(folder))
+        _claimed[folder.resolve()] = owner
+        try:
+            yield
+        finally:
+            del _claimed[folder.resolve()]
+
+
+def already_holds_a_run(folder: Path) -> str:
+    """The message for a new run pointed at a folder a run has used."""
+    return (
+        f"{folder} already holds a run; continue it with `python src/resume.py {folder}`, or leave "
+        "hydra.run.dir out to start a new run in a folder of its own"
+    )
 
 
 def is_locked(folder: Path) -> bool:
