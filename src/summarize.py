@@ -4,9 +4,11 @@ python src/summarize.py outputs/multirun/<sweep folder>
 """
 
 import argparse
+import sys
 from pathlib import Path
 
-from mlplab.sweeps.summary import write_summary
+from mlplab.errors import describe_os_error
+from mlplab.sweeps.summary import collect, summary_markdown, write_summary
 
 
 def main() -> None:
@@ -14,10 +16,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path, help="a folder holding run folders")
     folder = parser.parse_args().folder
-    rows = write_summary(folder)
+    try:
+        rows = write_summary(folder)
+    except OSError as err:  # a read-only or full folder: the table is still shown, and what was not written said
+        print(summary_markdown(folder, [job for job, _ in collect(folder)]), end="")
+        print(f"error: cannot write the summary into {folder}: {describe_os_error(err)}", file=sys.stderr)
+        sys.exit(1)
     if not rows:
         parser.error(f"no run folders (with status.json) under {folder}")
-    print((folder / "summary.md").read_text(), end="")
+    print(summary_markdown(folder, rows), end="")
 
 
 if __name__ == "__main__":

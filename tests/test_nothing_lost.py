@@ -20,6 +20,7 @@ import torch
 import yaml
 
 from conftest import ROOT, make_fake_fashion_mnist, tiny_overrides
+from mlplab.hparams_events import EXPERIMENT_FILE
 from mlplab.status import read_status
 from processes import Process, command_line_answer, main_of, run, wait_until
 
@@ -437,6 +438,46 @@ def test_readers_report_a_damaged_or_killed_folder_as_a_row_and_go_on(
     warned = err + caplog.text  # in-process, the script's warnings reach pytest's log capture
     assert "skipped" in warned and "2_bad-config" in warned
     assert (sweep / "gradient_norms.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_summarize_goes_on_past_a_damaged_search_record_and_a_config_edited_by_hand(
+    trained_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    sweep = tmp_path / "sweep"
+    for job in ("0_intact", "1_edited"):
+        shutil.copytree(trained_run, sweep / job)
+    config = yaml.safe_load((sweep / "1_edited" / "config.yaml").read_text())
+    config["model"]["hidden"] = ["abc"]
+    (sweep / "1_edited" / "config.yaml").write_text(yaml.safe_dump(config))
+    (sweep / "optimization_results.yaml").write_text("study: mlplab\ntrials: [unclosed\n")  # cut off mid-write
+
+    code, out, err = main_of("summarize.py", sweep, capsys=capsys)
+    assert code == 0, err[-2000:]
+    assert out.startswith(f"{sweep}/optimization_results.yaml cannot be read (while parsing a flow sequence)")
+    rows = {row["job"]: row for row in csv_rows(sweep / "summary.csv")}
+    assert rows["1_edited"]["status"] == "completed" and rows["1_edited"]["val_acc"] == rows["0_intact"]["val_acc"]
+    warned = err + caplog.text
+    assert f"HPARAMS leaves out {sweep / '1_edited'}: its config.yaml cannot be compared" in warned
+    assert (sweep / EXPERIMENT_FILE).stat().st_size > 0  # the other run still compared in HPARAMS
+
+
+def test_summarize_of_a_read_only_folder_shows_the_table_and_says_what_it_could_not_write(
+    trained_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mount = tmp_path / "read-only"
+    mount.mkdir()
+    if run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)], timeout=30).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        shutil.copytree(trained_run, mount / "sweep" / "0_job", ignore=shutil.ignore_patterns("checkpoints"))
+        run(["mount", "-o", "remount,ro", str(mount)], timeout=30, check=True)
+        code, out, err = main_of("summarize.py", mount / "sweep", capsys=capsys)
+        left = sorted(p.name for p in (mount / "sweep").iterdir())
+    finally:
+        run(["umount", str(mount)], timeout=30, check=True)
+    assert code == 1 and "| 1 | 0_job |" in out
+    assert err.strip() == f"error: cannot write the summary into {mount / 'sweep'}: the filesystem is read-only"
+    assert left == ["0_job"]
 
 
 def csv_rows(path: Path) -> list[dict[str, str]]:

@@ -5,6 +5,7 @@ every value any of its runs took with its domain, flags what `differs`, and puts
 accuracy first among the metrics.
 """
 
+import logging
 import shutil
 import tempfile
 import time
@@ -24,6 +25,8 @@ from mlplab.hparams import (
     run_choices,
     run_hparams,
 )
+
+log = logging.getLogger(__name__)
 
 
 def _summary(tag: str, **plugin_data: Any) -> Any:
@@ -103,7 +106,13 @@ SESSION_FILE = "events.out.tfevents.0000000000.mlplab-session"
 
 def write_experiment(folder: Path, run_folders: list[Path]) -> Path:
     """Write the experiment summary of `run_folders` into `folder`, replacing the one written before."""
-    return write_events(folder / EXPERIMENT_FILE, [experiment_summary([run_hparams(run) for run in run_folders])])
+    compared = []
+    for run in run_folders:
+        try:
+            compared.append(run_hparams(run))
+        except Exception as err:  # noqa: BLE001 - a config edited by hand: one run left out, the rest compared
+            log.warning(f"HPARAMS leaves out {run}: its config.yaml cannot be compared ({type(err).__name__}: {err})")
+    return write_events(folder / EXPERIMENT_FILE, [experiment_summary(compared)] if compared else [])
 
 
 def write_events(path: Path, summaries: list[Any]) -> Path:

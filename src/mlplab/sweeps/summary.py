@@ -1,7 +1,9 @@
 """Summarise a folder of runs (a sweep): ranked table (CSV, Markdown), validation curves (PNG), HPARAMS experiment."""
 
 import csv
+import io
 import json
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -9,7 +11,7 @@ from omegaconf import OmegaConf
 
 from mlplab.hparams_events import write_experiment
 from mlplab.runs import Run, RunFolderError, load_run, reached_through_link
-from mlplab.status import read_status
+from mlplab.status import read_status, write_text_atomic
 
 SEARCH_RESULTS = "optimization_results.yaml"  # an Optuna search's best trial (mlplab.sweeps.optuna_search)
 METRICS = ("acc/train", "acc/val", "acc/test", "loss/train", "loss/val", "loss/test")
@@ -119,8 +121,11 @@ def best_trial_line(folder: Path) -> str | None:
     file = folder / SEARCH_RESULTS
     if not file.is_file():
         return None
-    results = OmegaConf.load(file)
-    counts = ", ".join(f"{n} {state}" for state, n in results.trials.items())
+    try:
+        results = OmegaConf.load(file)
+        counts = ", ".join(f"{n} {state}" for state, n in results.trials.items())
+    except Exception as err:  # noqa: BLE001 - a damaged record of the search; the table still stands
+        return f"{file} cannot be read ({str(err).splitlines()[0][:120]}); the table below is read from the runs"
     if "best_trial" not in results:
         return f"Optuna study {results.study}: no completed trial yet ({counts})"
     params = " ".join(f"{k}={v}" for k, v in results.best_params.items())
@@ -130,27 +135,38 @@ def best_trial_line(folder: Path) -> str | None:
     )
 
 
+def summary_markdown(folder: Path, rows: list[JobSummary]) -> str:
+    """summary.md: the search's best trial where there was a search, what the rows are ranked by, the table."""
+    best = best_trial_line(folder)
+    metric, direction = objective_of([folder / row.job for row in rows])
+    ranked = f"Ranked by {metric} ({direction}), the jobs' objective; jobs that did not complete last.\n\n"
+    return (f"{best}\n\n" if best else "") + ranked + _markdown(rows)
+
+
 def write_summary(folder: Path) -> list[JobSummary]:
-    """Write summary.csv, summary.md, val_acc.png and the HPARAMS experiment into `folder`; return the ranked rows."""
+    """Write summary.csv, summary.md, val_acc.png and the HPARAMS experiment into `folder`; return the ranked rows.
+
+    Each file is written whole or not at all; an OSError (a read-only folder, a full disk) reaches the caller.
+    """
     jobs = collect(folder)
     if not jobs:
         return []
     rows = [job for job, _ in jobs]
-    with (folder / "summary.csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(asdict(rows[0])))
-        writer.writeheader()
-        writer.writerows(asdict(row) for row in rows)
-    best = best_trial_line(folder)
-    metric, direction = objective_of([folder / row.job for row in rows])
-    ranked = f"Ranked by {metric} ({direction}), the jobs' objective; jobs that did not complete last.\n\n"
-    (folder / "summary.md").write_text((f"{best}\n\n" if best else "") + ranked + _markdown(rows))
+    table = io.StringIO(newline="")
+    writer = csv.DictWriter(table, fieldnames=list(asdict(rows[0])))
+    writer.writeheader()
+    writer.writerows(asdict(row) for row in rows)
+    write_text_atomic(folder / "summary.csv", table.getvalue())
+    write_text_atomic(folder / "summary.md", summary_markdown(folder, rows))
 
     from mlplab.figures.curves import validation_curves  # matplotlib loads only when drawing
 
     curves = [(job.job, run) for job, run in jobs if run and "acc/val" in run.scalars]  # TensorBoard's
     (folder / "val_acc.png").unlink(missing_ok=True)  # a figure of an earlier summary would now mislead
     if curves:  # without TensorBoard events there are no curves to draw: no empty figure either
-        validation_curves(curves).savefig(folder / "val_acc.png", dpi=100)
+        drawn = folder / f".val_acc.png.{os.getpid()}.tmp"
+        validation_curves(curves).savefig(drawn, dpi=100, format="png")
+        os.replace(drawn, folder / "val_acc.png")
     # One experiment for the whole folder: TensorBoard pointed at it lists every run's values, what differs first.
     logged = [run.folder for _, run in jobs if run and (run.folder / "tensorboard").is_dir()]
     if logged:
