@@ -301,6 +301,16 @@ def test_ctrl_c_is_recorded_as_an_interruption_not_an_error(fake_data: Path, tmp
             ["-m", "seed=range(1,5,0)"],
             "error: seed=range(1,5,0) is not a sweep Hydra can run: range() arg 3 must not be zero",
         ),
+        (
+            ["-m", "lr=interval(0.1,1)"],
+            "error: lr=interval(0.1,1) is a range to search: only a search picks values from it (add "
+            "hparams_search=optuna); for a grid, list the values: -m key=0.1,0.5",
+        ),
+        (
+            ["activation=relu,tanh"],
+            "error: activation=relu,tanh names several values: add -m to run one job per value "
+            "(python src/train.py -m activation=relu,tanh)",
+        ),
     ],
 )
 def test_hints_never_mislead_and_hydra_syntax_is_answered_in_one_line(
@@ -308,7 +318,7 @@ def test_hints_never_mislead_and_hydra_syntax_is_answered_in_one_line(
 ) -> None:
     folders = [f"hydra.run.dir={tmp_path / 'run'}", f"hydra.sweep.dir={tmp_path / 'sweep'}"]
     code, out, err = command_line_answer([*args, *folders], capsys)
-    assert (code, out, err) == (2, "", answer + "\n")
+    assert (code, out) == (2, "") and err.startswith(answer) and err.count("\n") == 1, err
     assert list(tmp_path.iterdir()) == []
 
 

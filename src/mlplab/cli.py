@@ -19,6 +19,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Glob, Override
 from hydra.errors import HydraException, MissingConfigException
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
@@ -81,18 +82,38 @@ def check_command_line(overrides: list[str], multirun: bool) -> Path | None:
         raise ConfigError(f"cannot read the command line: {_first_line(err)}") from None
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3", job_name="train"):
         cfg = None
-        for job in _jobs(parsed):
+        for number, job in enumerate(_jobs(parsed)):
             cfg = _composed(job)
+            if number == 0:  # the first job says which sweeper runs the command line
+                _check_sweep_syntax(parsed, multirun or cfg.hydra.mode == RunMode.MULTIRUN, cfg)
             _check_job(cfg)
             if "optuna" in str(cfg.hydra.sweeper.get("_target_", "")):
                 check_search_objective(cfg)
         assert cfg is not None
         HydraConfig.instance().set_config(cfg)  # the folder names' resolvers read Hydra's record of the job
-        if multirun or cfg.hydra.mode == "MULTIRUN":
+        if multirun or cfg.hydra.mode == RunMode.MULTIRUN:
             _check_writable(Path(cfg.hydra.sweep.dir), "hydra.sweep.dir")
             return None
         _check_run_folder(Path(cfg.hydra.run.dir))
         return Path(cfg.hydra.run.dir)
+
+
+def _check_sweep_syntax(parsed: list[Override], multirun: bool, cfg: DictConfig) -> None:
+    """Values to sweep need -m; a range to search (interval) needs a search, which picks values from it."""
+    search = "optuna" in str(cfg.hydra.sweeper.get("_target_", ""))
+    for override in parsed:
+        if not override.is_sweep_override():
+            continue
+        line = override.input_line
+        if override.is_interval_sweep() and not search:
+            raise ConfigError(
+                f"{line} is a range to search: only a search picks values from it (add hparams_search=optuna); "
+                "for a grid, list the values: -m key=0.1,0.5"
+            )
+        if not multirun:
+            raise ConfigError(
+                f"{line} names several values: add -m to run one job per value (python src/train.py -m {line})"
+            )
 
 
 def _jobs(parsed: list[Override]) -> Iterator[list[str]]:
