@@ -168,3 +168,26 @@ def main_of(name: str, *args: object, capsys: pytest.CaptureFixture[str]) -> tup
         sys.argv = saved
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+def without_flock(error: int) -> Callable[[], None]:
+    """A preexec_fn: the child's flock() system calls fail with `error`, as on a filesystem without locks.
+
+    A seccomp filter (libseccomp, through ctypes) makes the kernel answer flock as Lustre mounted `noflock`
+    (ENOSYS) or NFS without lockd (ENOLCK) do; it holds for the process and its children, across exec.
+    """
+
+    def install() -> None:
+        import ctypes
+
+        seccomp = ctypes.CDLL("libseccomp.so.2")
+        seccomp.seccomp_init.restype = ctypes.c_void_p
+        context = seccomp.seccomp_init(0x7FFF0000)  # SCMP_ACT_ALLOW: everything else as usual
+        flock = seccomp.seccomp_syscall_resolve_name(b"flock")
+        answer_with_error = 0x00050000 | error  # SCMP_ACT_ERRNO(error)
+        if seccomp.seccomp_rule_add(ctypes.c_void_p(context), answer_with_error, flock, 0) != 0:
+            raise OSError("seccomp_rule_add failed")
+        if seccomp.seccomp_load(ctypes.c_void_p(context)) != 0:
+            raise OSError("seccomp_load failed")
+
+    return install

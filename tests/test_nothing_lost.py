@@ -4,6 +4,7 @@ Refusals of edited or foreign folders call the scripts in-process on a copy of t
 the faults themselves need real processes and are slow tests.
 """
 
+import errno
 import json
 import os
 import random
@@ -22,7 +23,7 @@ import yaml
 from conftest import ROOT, make_fake_fashion_mnist, tiny_overrides
 from mlplab.hparams_events import EXPERIMENT_FILE
 from mlplab.status import read_status
-from processes import Process, command_line_answer, main_of, run, wait_until
+from processes import Process, command_line_answer, main_of, run, wait_until, without_flock
 
 TRAIN, RESUME, EVAL = (str(ROOT / "src" / name) for name in ("train.py", "resume.py", "eval.py"))
 # Wide layers make checkpoints of about 7 MB: a save takes long enough to be caught in the middle.
@@ -206,6 +207,25 @@ def test_of_two_runs_started_at_once_in_one_folder_the_second_touches_nothing_of
     )
     log = (run_dir / "train.log").read_text()
     assert "error" not in log and "interrupted" in log, log
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("error", [errno.ENOSYS, errno.ENOLCK], ids=["lustre-noflock", "nfs-without-lockd"])
+def test_on_a_filesystem_without_locks_a_run_warns_once_and_trains_unlocked(
+    data: Path, tmp_path: Path, error: int
+) -> None:
+    run_dir = tmp_path / "run"
+    result = run(_train(data, run_dir, "trainer.max_epochs=2"), preexec_fn=without_flock(error))
+    assert result.returncode == 0, result.stderr[-3000:]
+    said = result.stdout + result.stderr
+    warning = f"{run_dir}'s filesystem does not support file locks ({os.strerror(error)}); running without the lock"
+    assert said.count(warning) == 1, said[-3000:]
+    assert "Traceback" not in said
+    assert read_status(run_dir)["status"] == "completed"
+    assert json.loads((run_dir / "metrics.json").read_text())["epochs"] == 2
+    again = run([sys.executable, RESUME, str(run_dir), "trainer.max_epochs=3"], preexec_fn=without_flock(error))
+    assert again.returncode == 0 and (again.stdout + again.stderr).count(warning) == 1, again.stderr[-3000:]
+    assert json.loads((run_dir / "metrics.json").read_text())["epochs"] == 3
 
 
 @pytest.mark.slow

@@ -1,6 +1,8 @@
 """A run folder belongs to one run: recognise one, and hold it while the run lives."""
 
+import errno
 import fcntl
+import logging
 import os
 import socket
 from collections.abc import Iterator
@@ -12,6 +14,21 @@ from mlplab.errors import ConfigError
 # What train.py writes into a run folder; any of them means a run has used it.
 RUN_FILES = ("config.yaml", "status.json", "metrics.json", "checkpoints", "tensorboard")
 LOCK_FILE = ".lock"
+# What flock says on a filesystem without locks: Lustre mounted noflock (ENOSYS), NFS without lockd (ENOLCK).
+NO_LOCKS = (errno.ENOSYS, errno.ENOLCK, errno.EOPNOTSUPP)
+
+log = logging.getLogger(__name__)
+_warned_no_locks: set[str] = set()  # filesystems already warned about, by folder: once per process
+
+
+def _without_locks(folder: Path, err: OSError) -> None:
+    """Say once that this folder's filesystem takes no locks, and what that leaves unguarded."""
+    if str(folder) not in _warned_no_locks:
+        _warned_no_locks.add(str(folder))
+        log.warning(
+            f"{folder}'s filesystem does not support file locks ({os.strerror(err.errno)}); running without "
+            "the lock: nothing stops a second run or resume of this folder while this one lives"
+        )
 
 
 def slurm_job_id() -> str | None:
@@ -50,6 +67,10 @@ def locked(folder: Path) -> Iterator[dict[str, str | int]]:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise ConfigError(in_use(folder)) from None
+        except OSError as err:
+            if err.errno not in NO_LOCKS:
+                raise
+            _without_locks(folder, err)
         owner = {"pid": os.getpid(), "host": socket.gethostname()}
         if job := slurm_job_id():  # a requeued job knows its own folder by it (mlplab.slurm_job)
             owner["slurm_job"] = job
@@ -85,8 +106,8 @@ def already_holds_a_run(folder: Path) -> str:
     )
 
 
-def is_locked(folder: Path) -> bool:
-    """Whether a live process holds `folder`'s lock (a run or resume in progress)."""
+def is_locked(folder: Path) -> bool | None:
+    """Whether a live process holds `folder`'s lock (a run or resume in progress); None where locks are unsupported."""
     try:
         descriptor = os.open(folder / LOCK_FILE, os.O_RDONLY)
     except FileNotFoundError:
@@ -95,6 +116,10 @@ def is_locked(folder: Path) -> bool:
         fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
         return True
+    except OSError as err:
+        if err.errno not in NO_LOCKS:
+            raise
+        return None  # cannot tell
     finally:
         os.close(descriptor)
     return False

@@ -61,7 +61,7 @@ def read_status(folder: Path) -> dict[str, Any]:
         return {"status": "unknown", "error": f"status.json cannot be read ({err})"}
     if not isinstance(status, dict):
         return {"status": "unknown", "error": "status.json holds no status"}
-    if status.get("status") == "running" and not is_locked(folder):
+    if status.get("status") == "running" and is_locked(folder) is False:  # None: no locks here, cannot tell
         where = f"pid {status.get('pid')} on {status.get('host')}"
         return status | {"status": "died", "error": f"the process ({where}) ended without a word: killed?"}
     return status
