@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -176,6 +177,36 @@ def test_scancel_of_a_running_job_ends_the_sweep_with_the_job_interrupted_and_it
     assert row["status"] == "interrupted"
     assert f"continue with: python src/resume.py {cancelled}" in row["error"]
     assert (cancelled / "checkpoints" / "interrupted.ckpt").is_file()
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
+def test_a_stopped_sweep_names_the_jobs_it_leaves_running_and_summarises_what_it_has(
+    slow_data: Path, tmp_path: Path, stop: signal.Signals
+) -> None:
+    sweep = tmp_path / "sweep"
+    sweep_process = processes.Process(_sweep_command(slow_data, sweep, "trainer.max_epochs=150", "seed=1,2"), env=ENV)
+    folders = [sweep / "0_seed=1", sweep / "1_seed=2"]
+    for folder in folders:
+        _wait_for(folder / "train.log", "epoch 1,")
+    jobs = [_status(folder)["slurm_job"] for folder in folders]
+    sweep_process.send_signal(stop)  # Ctrl-C, a kill, or the terminal closed
+    code, output = sweep_process.finish(timeout=120)
+    try:
+        assert code == 128 + stop and "Traceback" not in output, output[-3000:]
+        assert f"stopped waiting for the jobs ({stop.name})" in output
+        assert f"2 jobs still on SLURM: {' '.join(jobs)}; to stop them: scancel {' '.join(jobs)}" in output
+        assert f"when they have ended, rebuild the summary: make summarize DIR={sweep}" in output
+        rows = {r["job"]: r for r in _summary(sweep)}
+        assert [rows[f.name]["status"] for f in folders] == ["running", "running"]
+        assert f"still running as SLURM job {jobs[0]} (scancel {jobs[0]} stops it)" in rows["0_seed=1"]["error"]
+        queued = processes.run(["squeue", "-h", "-o", "%i"], check=True).stdout.split()
+        assert set(jobs) <= set(queued), "the jobs train on without the process that waited for them"
+    finally:
+        processes.run(["scancel", *jobs], check=True)  # as the sweep said
+    processes.wait_until(lambda: all(_status(f)["status"] == "interrupted" for f in folders), "both jobs ended")
+    summarized = processes.script("summarize.py", sweep, env=ENV)
+    assert summarized.returncode == 0, summarized.stderr[-2000:]
+    assert [r["status"] for r in _summary(sweep)] == ["interrupted", "interrupted"]
 
 
 def test_a_requeued_job_continues_from_its_last_epoch_to_the_metrics_of_an_uninterrupted_run(

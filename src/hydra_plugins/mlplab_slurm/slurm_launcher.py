@@ -5,14 +5,19 @@
 - A job that ends without a result (cancelled while pending, killed, out of memory, node failure) does
   not stop the sweep: its status.json says how it ended, as SLURM's accounting reports it, and the
   sweep goes on to its summary, which counts it as not completed.
+- The process waiting for the jobs, stopped (Ctrl-C, SIGTERM, a closed terminal's SIGHUP), leaves the
+  jobs running: it names them with the scancel command that stops them, says how to rebuild the
+  summary when they have ended, and writes the summary it has.
 
 Hydra imports this module in every run when it looks for plugins: it imports submitit only when
 jobs are launched, and nothing at all if hydra-submitit-launcher is not installed.
 """
 
 import logging
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -66,7 +71,28 @@ if SlurmLauncher is not None:
                     file=sys.stderr,
                 )
                 raise SystemExit(2) from None
-            return [self._result(job, list(o), n) for job, o, n in zip(jobs, job_overrides, numbers, strict=True)]
+            with _stop_waiting_on_signals():
+                try:
+                    return [
+                        self._result(job, list(o), n) for job, o, n in zip(jobs, job_overrides, numbers, strict=True)
+                    ]
+                except _StoppedWaiting as stop:
+                    self._left_running(jobs, stop)
+                    raise SystemExit(128 + stop.signum) from None
+
+        def _left_running(self, jobs: list["submitit.Job"], stop: "_StoppedWaiting") -> None:
+            """Name the jobs a stopped sweep leaves running, how to stop them, and how to summarise them later."""
+            running = [job.job_id for job in jobs if not job.done()]
+            folder = self.config.hydra.sweep.dir
+            lines = [f"stopped waiting for the jobs ({signal.Signals(stop.signum).name})"]
+            if running:
+                lines += [
+                    f"{len(running)} job{'s' * (len(running) != 1)} still on SLURM: {' '.join(running)}; "
+                    f"to stop {'them' if len(running) != 1 else 'it'}: scancel {' '.join(running)}",
+                    f"when they have ended, rebuild the summary: make summarize DIR={folder}",
+                ]
+            for line in lines:  # after SIGHUP the terminal may be gone: the summary's files are written all the same
+                log.warning(line)
 
         def _result(self, job: "submitit.Job", overrides: list[str], number: int) -> JobReturn:
             """The job's own result; for a job that ended without one, a NaN and its folder saying why."""
@@ -103,6 +129,33 @@ if SlurmLauncher is not None:
                 return Path(str(sweep_config.hydra.sweep.dir)) / str(sweep_config.hydra.sweep.subdir)
             finally:
                 HydraConfig.instance().set_config(self.config)
+
+
+class _StoppedWaiting(Exception):  # noqa: N818 - a signal, not an error
+    """The process waiting for a sweep's jobs got Ctrl-C, SIGTERM or SIGHUP."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextmanager
+def _stop_waiting_on_signals() -> Iterator[None]:
+    """While the block waits for jobs, Ctrl-C, SIGTERM and SIGHUP end the wait (once), not the jobs."""
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        if not stopping:  # a second signal during the last words is ignored
+            stopping = True
+            raise _StoppedWaiting(signum)
+
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_IGN if stopping else handler)
 
 
 def _sbatch_reason(err: Exception) -> str:

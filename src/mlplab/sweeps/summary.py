@@ -72,6 +72,9 @@ def _final_metrics(folder: Path) -> dict[str, float]:
 
 def _why(folder: Path, status: dict) -> str:
     """The error a job ended with; for one stopped on the way, how to go on with it."""
+    if status["status"] == "running" and status.get("slurm_job"):  # a sweep summarised before its jobs ended
+        job = status["slurm_job"]
+        return f"still running as SLURM job {job} (scancel {job} stops it); make summarize DIR={folder.parent} later"
     if status["status"] not in ("interrupted", "died"):
         return status.get("error", "")
     if (folder / "checkpoints" / "last.ckpt").is_file():
