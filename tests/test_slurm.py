@@ -276,3 +276,31 @@ def test_a_job_past_its_time_limit_without_a_requeue_budget_is_interrupted_and_s
     assert "continue with: python src/resume.py" in row["error"] or "start it again" in row["error"]
     assert f"{row['job']}: interrupted: the SLURM job reached its time limit" in output, "the console says why"
     assert "UserWarning" not in output
+
+
+DAEMONS = ("slurmctld", "slurmd", "slurmdbd", "munged", "mariadbd")
+
+
+def _running(name: str) -> list[int]:
+    return [int(pid) for pid in processes.run(["pgrep", "-x", name]).stdout.split()]
+
+
+def test_slurm_down_stops_a_daemon_restarted_by_hand_and_slurm_up_starts_a_cluster_that_answers() -> None:
+    """Last in this file (make test-slurm runs it in order): it takes the cluster down and brings it back."""
+    state = Path(os.environ.get("MLPLAB_SLURM_STATE", "/var/lib/mlplab-slurm"))
+    by_hand = int((state / "slurmctld.pid").read_text())
+    processes.run(["kill", str(by_hand)], check=True)
+    processes.wait_until(lambda: not _running("slurmctld"), "slurmctld stopped")
+    processes.run(["slurmctld", "-s"], check=True)  # as an administrator restarts it: not in slurm-up's record
+    processes.wait_until(lambda: "UP" in processes.run(["scontrol", "ping"]).stdout, "slurmctld up again")
+
+    down = processes.run(["make", "-s", "slurm-down"], cwd=ROOT, check=True)
+    assert "stopped slurmctld" in down.stdout, down.stdout
+    assert {name: _running(name) for name in DAEMONS} == {name: [] for name in DAEMONS}
+    assert not Path("/etc/slurm/slurm.conf").exists() and not Path("/etc/slurm/slurmdbd.conf").exists()
+
+    up = processes.run(["make", "-s", "slurm-up"], cwd=ROOT, timeout=300)
+    assert up.returncode == 0 and up.stdout.startswith("SLURM up:"), up.stdout + up.stderr
+    recorded = dict(line.split() for line in (state / "pids").read_text().splitlines())
+    assert {name: [int(recorded[name])] for name in DAEMONS} == {name: _running(name) for name in DAEMONS}
+    assert processes.run(["srun", "-N1", "-t", "1", "true"], timeout=120).returncode == 0
