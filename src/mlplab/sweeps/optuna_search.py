@@ -17,7 +17,7 @@ from optuna.trial import TrialState
 
 from mlplab.errors import ConfigError, TrialPruned
 from mlplab.sweeps.search_space import SearchSpace, search_space, trial_overrides
-from mlplab.sweeps.study_storage import open_storage, storage_location
+from mlplab.sweeps.study_storage import open_search_storage, storage_location
 
 log = logging.getLogger(__name__)
 RESULTS = "optimization_results.yaml"  # the study's best trial, written into the sweep folder
@@ -91,12 +91,13 @@ def _search(sweeper: Sweeper, arguments: list[str]) -> optuna.Study:
     _check(settings, space)
     _check_choices(sweeper, space)
     sweep_dir = Path(sweeper.config.hydra.sweep.dir)
+    location = storage_location(settings["storage"], sweep_dir)
+    storage = open_search_storage(location)  # first: a storage that cannot serve the study leaves no sweep folder
     sweep_dir.mkdir(parents=True, exist_ok=True)
     OmegaConf.save(sweeper.config, sweep_dir / "multirun.yaml")  # what job names and summaries read back
-    location = storage_location(settings["storage"], sweep_dir)
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # its per-trial lines repeat ours
     study = optuna.create_study(
-        storage=open_storage(location),
+        storage=storage,
         study_name=settings["study_name"],
         direction=settings["direction"],
         sampler=instantiate(settings["sampler"]),
