@@ -233,6 +233,57 @@ def test_a_requeued_job_continues_from_its_last_epoch_to_the_metrics_of_an_unint
     assert _untimed(job) == _untimed(tmp_path / "straight")
 
 
+def test_a_job_requeued_after_a_node_failure_is_followed_to_its_end(slow_data: Path, tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    # About half a minute of training: the node fails while the job trains, early in the sweep.
+    sweep_process = processes.Process(_sweep_command(slow_data, sweep, "trainer.max_epochs=150", "seed=7"), env=ENV)
+    job = _only_job(sweep)
+    # Early in the sweep submitit asks sacct every few seconds, so it sees the ~10 s in which sacct reports
+    # the failed attempt's NODE_FAIL before the requeued one's PENDING: as a sweep of long jobs sometimes does.
+    _wait_for(job / "train.log", "epoch 1,")
+    node = processes.run(["sinfo", "-h", "-N", "-o", "%N"], check=True).stdout.split()[0]
+    processes.run(["scontrol", "update", f"nodename={node}", "state=down", "reason=mlplab test"], check=True)
+    try:  # SLURM ends the job NODE_FAIL and requeues it; it starts again when the node is back
+        processes.wait_until(lambda: "NODE_FAIL" in _sacct_states(_status(job)["slurm_job"]), "NODE_FAIL")
+    finally:  # ReturnToService=2 may have brought it back already: then this says so and changes nothing
+        processes.run(["scontrol", "update", f"nodename={node}", "state=resume"])
+        processes.wait_until(lambda: "down" not in _node_state(node), "the node back")
+    _wait_for(job / "train.log", "SLURM started this job again", seconds=300)
+    _, output = sweep_process.finish(timeout=300)
+    assert sweep_process.returncode == 0, output[-3000:]
+    assert "resume.py" not in output and "did not complete" not in output
+    assert _status(job)["status"] == "completed", output[-3000:] + (job / "train.log").read_text()
+    assert [(r["status"], r["epochs"]) for r in _summary(sweep)] == [("completed", "150")]
+
+
+def test_a_suspended_job_is_waited_for_not_taken_as_ended(slow_data: Path, tmp_path: Path) -> None:
+    """submitit takes any state outside its short list (SUSPENDED, or a NODE_FAIL sacct shows for a moment
+    before the requeued attempt's PENDING) as the job's end; the sweep asks the controller instead."""
+    sweep = tmp_path / "sweep"
+    sweep_process = processes.Process(_sweep_command(slow_data, sweep, "trainer.max_epochs=150", "seed=8"), env=ENV)
+    job = _only_job(sweep)
+    _wait_for(job / "train.log", "epoch 1,")
+    slurm_job = _status(job)["slurm_job"]
+    processes.run(["scontrol", "suspend", slurm_job], check=True)
+    try:
+        waiting = f"job 0: SLURM runs job {slurm_job} again (SUSPENDED); waiting for it"
+        processes.wait_until(lambda: waiting in sweep_process.output(), waiting, process=sweep_process)
+    finally:
+        processes.run(["scontrol", "resume", slurm_job], check=True)
+    _, output = sweep_process.finish(timeout=300)
+    assert sweep_process.returncode == 0, output[-3000:]
+    assert _status(job)["status"] == "completed"
+    assert [(r["status"], r["epochs"]) for r in _summary(sweep)] == [("completed", "150")]
+
+
+def _node_state(node: str) -> str:
+    return processes.run(["sinfo", "-h", "-N", "-n", node, "-o", "%T"]).stdout
+
+
+def _sacct_states(job: str) -> str:
+    return processes.run(["sacct", "-n", "-D", "-X", "-o", "state", "-j", job]).stdout
+
+
 def _epochs_lasting(data: Path, seconds: float, folder: Path) -> int:
     """How many epochs of `data` train for about `seconds` on this machine now: measured, not assumed."""
     _straight_run(data, folder, "trainer.max_epochs=3", "seed=6")

@@ -5,6 +5,8 @@
 - A job that ends without a result (cancelled while pending, killed, out of memory, node failure) does
   not stop the sweep: its status.json says how it ended, as SLURM's accounting reports it, and the
   sweep goes on to its summary, which counts it as not completed.
+- A job SLURM requeues after a node failure is followed to its end, as a requeued job is: submitit
+  alone would take the failed attempt's NODE_FAIL for the job's end.
 - The process waiting for the jobs, stopped (Ctrl-C, SIGTERM, a closed terminal's SIGHUP), leaves the
   jobs running: it names them with the scancel command that stops them, says how to rebuild the
   summary when they have ended, and writes the summary it has.
@@ -14,8 +16,11 @@ jobs are launched, and nothing at all if hydra-submitit-launcher is not installe
 """
 
 import logging
+import re
 import signal
+import subprocess
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -98,10 +103,16 @@ if SlurmLauncher is not None:
             """The job's own result; for a job that ended without one, a NaN and its folder saying why."""
             import submitit
 
-            try:
-                return job.results()[0]
-            except (submitit.core.utils.UncompletedJobError, submitit.core.utils.FailedJobError):
-                return self._lost(job, overrides, number)
+            while True:
+                try:
+                    return job.results()[0]
+                except (submitit.core.utils.UncompletedJobError, submitit.core.utils.FailedJobError):
+                    # submitit took the state of an attempt SLURM has since requeued (NODE_FAIL) as the end
+                    if (state := _slurm_state(job.job_id)) not in STILL_GOING:
+                        return self._lost(job, overrides, number)
+                log.info(f"job {number}: SLURM runs job {job.job_id} again ({state}); waiting for it")
+                while _slurm_state(job.job_id) in STILL_GOING:
+                    time.sleep(2)
 
         def _lost(self, job: "submitit.Job", overrides: list[str], number: int) -> JobReturn:
             """Record in the job's folder how a job without a result ended; a NaN result keeps the sweep going."""
@@ -156,6 +167,21 @@ def _stop_waiting_on_signals() -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, signal.SIG_IGN if stopping else handler)
+
+
+# States of a job SLURM has not finished with: a requeued job passes through them again.
+STILL_GOING = ("PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED",
+               "RESIZING", "SUSPENDED", "STOPPED", "SIGNALING", "STAGE_OUT")  # fmt: skip
+
+
+def _slurm_state(job_id: str) -> str | None:
+    """The job's state as the controller has it now (sacct may still report an earlier attempt's)."""
+    try:
+        shown = subprocess.run(["scontrol", "show", "job", "-o", job_id], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    state = re.search(r"\bJobState=(\w+)", shown.stdout)
+    return state.group(1) if state else None  # None: the controller has forgotten it (long finished)
 
 
 def _sbatch_reason(err: Exception) -> str:
