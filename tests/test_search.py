@@ -118,6 +118,19 @@ def test_an_interrupted_search_resumes_from_its_database_and_counts_on(fake_data
     assert results["best_value"] == max(t.value for t in trials if t.state == TrialState.COMPLETE)
 
 
+@pytest.mark.slow
+def test_a_resumed_search_draws_new_values_not_its_first_trials_again(fake_data: Path, tmp_path: Path) -> None:
+    journal = str(tmp_path / "study.journal")
+    for sweep in ("first", "resumed"):
+        result = _search(
+            fake_data, tmp_path / sweep, "hydra.sweeper.n_trials=2", f"hydra.sweeper.storage={journal}", epochs=1
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+    first, resumed = (_study(journal).trials[i : i + 2] for i in (0, 2))
+    assert [t.number for t in resumed] == [2, 3]
+    assert {t.params["model.optimizer.lr"] for t in resumed}.isdisjoint(t.params["model.optimizer.lr"] for t in first)
+
+
 def _writer_pids(run_folder: Path) -> set[int]:
     """The processes that wrote a run's TensorBoard files: events.out.tfevents.<time>.<host>.<pid>.<n>."""
     return {int(event.name.split(".")[-2]) for event in (run_folder / "tensorboard").glob("events.out.tfevents.*")}

@@ -12,7 +12,7 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra.errors import HydraException
 from hydra.plugins.sweeper import Sweeper
 from hydra.utils import instantiate
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
 from mlplab.errors import ConfigError, TrialPruned
@@ -85,6 +85,16 @@ def _write_results(study: optuna.Study, location: str, sweep_dir: Path) -> None:
     OmegaConf.save(OmegaConf.create(results), sweep_dir / RESULTS)
 
 
+def sampler_for(config: DictConfig, trials_so_far: int) -> optuna.samplers.BaseSampler:
+    """The configured sampler; for a study resumed with trials in it, seeded `seed + trials so far`.
+
+    Seeded as on its first start, a resumed search would draw its first trials' values again; seeded by
+    where the study stands, it goes on to new values, and the same study state still gives the same search.
+    """
+    seed = config.get("seed")
+    return instantiate(config, **({"seed": seed + trials_so_far} if seed is not None and trials_so_far else {}))
+
+
 def _search(sweeper: Sweeper, arguments: list[str]) -> optuna.Study:
     settings = sweeper.settings
     space = search_space(OmegaConf.to_container(settings["params"] or OmegaConf.create()), arguments)
@@ -100,10 +110,10 @@ def _search(sweeper: Sweeper, arguments: list[str]) -> optuna.Study:
         storage=storage,
         study_name=settings["study_name"],
         direction=settings["direction"],
-        sampler=instantiate(settings["sampler"]),
         pruner=instantiate(settings["pruner"]),
         load_if_exists=True,
     )
+    study.sampler = sampler_for(settings["sampler"], len(study.trials))
     with warnings.catch_warnings():  # experimental since Optuna 3.2, and still in 5.1; only a label
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study.set_metric_names(["val acc"])  # what the dashboard calls the objective
