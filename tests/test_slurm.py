@@ -7,6 +7,7 @@ one-node cluster scripts/slurm-up starts. Run them with `make test-slurm`.
 import csv
 import json
 import os
+import pickle
 import re
 import shutil
 import signal
@@ -137,6 +138,25 @@ def test_the_readmes_slurm_commands_run_each_job_as_a_slurm_job_and_ddp_as_one_r
             assert sorted(p.name for p in (job / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
         else:
             assert len(rows) == 2
+
+
+def test_a_ddp_trial_the_pruner_stops_ends_on_every_rank(fake_data: Path, tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    search = ["hparams_search=optuna", "model.optimizer.lr=choice(0.5,1e-05)", "hidden=64x1", "activation=relu"]
+    pruning = ["hydra.sweeper.n_trials=4", "hydra.sweeper.pruner.n_startup_trials=1", "trainer.max_epochs=3"]
+    ddp = ["trainer=ddp", "hydra.launcher.tasks_per_node=2"]
+    result = _sweep(fake_data, sweep, *search, *pruning, *ddp)  # a rank left training would hang to the timeout
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    pruned = [r for r in _summary(sweep) if r["status"] == "pruned"]
+    assert pruned, "seed 42 samples the bad learning rate after the first trial"
+    for row in pruned:
+        log = (sweep / row["job"] / "train.log").read_text()
+        assert "GLOBAL_RANK: 1, MEMBER: 2/2" in log and row["epochs"] == "1"
+        job = _status(sweep / row["job"])["slurm_job"]
+        for rank in (0, 1):  # what each task returned to submitit: the verdict, not a broken connection
+            with (sweep / ".submitit" / job / f"{job}_{rank}_result.pkl").open("rb") as handle:
+                outcome = pickle.load(handle)[1]._return_value
+            assert type(outcome).__name__ == "TrialPruned", f"rank {rank}: {outcome!r}"
 
 
 def test_a_diverging_job_beside_a_good_one(fake_data: Path, tmp_path: Path) -> None:

@@ -73,8 +73,11 @@ def job_label() -> str:
 
     if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
         return ""
+    # A record logged after the job (submitit's "Job completed successfully") finds Hydra's job unset.
+    if (number := OmegaConf.select(HydraConfig.get(), "job.num", throw_on_missing=False)) is None:
+        return ""
+    number += 1
     jobs = os.environ.get("MLPLAB_SWEEP_JOBS")
-    number = HydraConfig.get().job.num + 1
     return f"[{number}/{jobs} {job_name()}]" if jobs else f"[{number} {job_name()}]"
 
 

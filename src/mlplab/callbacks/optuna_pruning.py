@@ -17,20 +17,23 @@ class OptunaPruning(pl.Callback):
 
     The trial comes from the Hydra job: `hydra.sweeper.trial` (its number), `storage`, `study_name` and
     `pruner`, which the search's sweeper sets. A run that is no trial (e.g. a resumed trial, which
-    trains on outside its search) reports nothing.
+    trains on outside its search) reports nothing. Under DDP rank 0 asks the pruner and every rank hears
+    its verdict: a rank that stopped alone would leave the others waiting in the next all-reduce.
     """
 
     def __init__(self, monitor: str = "acc/val") -> None:
         self.monitor = monitor
         self.trial = None
+        self.in_a_trial = False  # on every rank; only rank 0 holds the trial
         self.pruned = ""  # why the pruner stopped this trial, once it has
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        if stage != "fit" or not trainer.is_global_zero or not HydraConfig.initialized():
+        if stage != "fit" or not HydraConfig.initialized():
             return
         hydra = HydraConfig.get()
         sweeper = hydra.sweeper
-        if sweeper.get("trial") is None:
+        self.in_a_trial = sweeper.get("trial") is not None
+        if not self.in_a_trial or not trainer.is_global_zero:
             return
         from mlplab.sweeps.study_storage import load_trial, storage_location  # imports optuna: trials only
 
@@ -49,6 +52,9 @@ class OptunaPruning(pl.Callback):
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # Stopping here, not at the validation, lets the pruned epoch finish: its line, its logged
         # metrics and last.ckpt. A verdict after the last epoch changes nothing: the trial completes.
+        if self.in_a_trial and trainer.world_size > 1:  # every rank reaches this point: one broadcast, no hang
+            self.pruned = trainer.strategy.broadcast(self.pruned, src=0)
         if self.pruned:
-            log.info(f"trial {self.trial.number} {self.pruned}")
+            if trainer.is_global_zero:
+                log.info(f"trial {self.trial.number} {self.pruned}")
             raise TrialPruned(self.pruned)
