@@ -29,6 +29,8 @@ from typing import NamedTuple
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+import sweeps  # noqa: E402 - benchmarks/sweeps.py, beside this file
+
 from mlplab.runs import load_run  # noqa: E402
 
 
@@ -105,11 +107,32 @@ def write_into_page(page: Path, table: str) -> None:
     page.write_text(f"{before}{PAGE_START}\n{table}{PAGE_END}{after}")
 
 
+def sweep_table(tmp: Path, repeats: int) -> str:
+    """(f), (g) and (h) of benchmarks/sweeps.py, interleaved `repeats` times; their tables."""
+    grids, plains, searches = [], [], []
+    for repeat in range(repeats):
+        folder = tmp / f"grid-{repeat}"
+        wall, _, _ = measure([sys.executable, "src/train.py", *sweeps.GRID, f"hydra.sweep.dir={folder}"])
+        grids.append(sweeps.read_sweep(folder, wall, epochs=5))
+        _, _, out = measure([sys.executable, "benchmarks/plain_sweep.py", "--epochs", "5"])
+        plains.append(sweeps.plain(out))
+        folder = tmp / f"search-{repeat}"
+        wall, _, _ = measure([sys.executable, "src/train.py", *sweeps.SEARCH, f"hydra.sweep.dir={folder}"])
+        searches.append(sweeps.read_sweep(folder, wall, epochs=5))
+    return sweeps.table(grids, plains, searches)
+
+
 def main() -> None:
     """Run every pipeline, print the Markdown table and write it to benchmarks/results.md."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5, help="runs of each whole process; the fastest counts")
+    parser.add_argument("--sweep-repeats", type=int, default=3, help="runs of each sweep, (f) to (h)")
+    parser.add_argument("--only-sweeps", action="store_true", help="measure (f) to (h) only and print their tables")
     args = parser.parse_args()
+    if args.only_sweeps:
+        with tempfile.TemporaryDirectory() as tmp:
+            print(sweep_table(Path(tmp), args.sweep_repeats), end="")
+        return
     pipelines = {
         "(a) plain PyTorch loop, concise": partial(script, ["benchmarks/plain_loop.py", "--model", "concise"]),
         "(d) bare Lightning loop, concise": partial(script, ["benchmarks/bare_lightning.py"]),
@@ -160,6 +183,8 @@ def main() -> None:
     for model in ("concise", "scratch"):
         _, _, out = measure([sys.executable, "benchmarks/update_path.py", f"experiment=chapter_{model}"])
         table += "\n" + "".join(line + "\n" for line in out.splitlines() if line.startswith("|"))
+    with tempfile.TemporaryDirectory() as tmp:
+        table += "\n" + sweep_table(Path(tmp), args.sweep_repeats)
     header = f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPU cores, torch threads as default.\n\n"
     (ROOT / "benchmarks" / "results.md").write_text(header + table)
     cores = f"Last measured by `make bench` on {os.cpu_count()} CPU cores, torch threads as default.\n\n"
