@@ -167,6 +167,9 @@ def test_run_and_job_folders_are_named_by_their_values(outputs: Path) -> None:
     ]
     assert name_part("model.hidden=[512,128]") == "512-128" and name_part("model.hidden=[64, 64, 64]") == "64x3"
     assert name_part("data.data_dir=/somewhere") is None and name_part("threads=1") is None
+    # Numbers as people read them, to 3 significant digits: an Optuna trial's lr no longer fills the name.
+    assert name_part("model.optimizer.lr=0.05611516415334506") == "lr=0.0561" and name_part("lr=1e-05") == "lr=1e-05"
+    assert name_part("hidden=512") == "512" and name_part("model.hidden=[1024]") == "1024"
     assert split_folder_name("2026-12-02_12-10-05_123456_concise-tanh") == ("concise-tanh", "12-02_12-10-05")
 
 

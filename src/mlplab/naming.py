@@ -24,8 +24,23 @@ STAMPED = re.compile(r"^(\d{4})-(\d{2}-\d{2})_(\d{2}-\d{2}-\d{2})_\d{6}(?:_(.+))
 JOB = re.compile(r"^(\d+)_(.+)$")
 
 
+def for_people(value: object) -> str:
+    """A number as people read it, to 3 significant digits (0.05611516415334506 -> 0.0561); the rest as it is.
+
+    Names and printed lines round; files (config.yaml, metrics.json, the study) keep full precision.
+    """
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    if isinstance(value, str) and re.fullmatch(r"[+-]?(\d+\.\d*|\.\d+|\d+(\.\d*)?[eE][+-]?\d+)", value):
+        return f"{float(value):.3g}"  # a float written out: an integer (512) stays as it is
+    return str(value)
+
+
 def _value(value: str) -> str:
     """An override's value as it reads in a name: lists as widths (`512x2`, `512-128`), no slashes or spaces."""
+    value = for_people(value)
     items = value.strip("[]").replace(" ", "").split(",") if value.startswith("[") else [value]
     if len(items) > 1 and len(set(items)) == 1:
         return f"{items[0]}x{len(items)}"

@@ -10,6 +10,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from mlplab.hparams_events import write_experiment
+from mlplab.naming import for_people
 from mlplab.runs import Run, RunFolderError, load_run, reached_through_link
 from mlplab.status import read_status, write_text_atomic
 
@@ -131,7 +132,7 @@ def best_trial_line(folder: Path) -> str | None:
         return f"{file} cannot be read ({str(err).splitlines()[0][:120]}); the table below is read from the runs"
     if "best_trial" not in results:
         return f"Optuna study {results.study}: no completed trial yet ({counts})"
-    params = " ".join(f"{k}={v}" for k, v in results.best_params.items())
+    params = " ".join(f"{k}={for_people(v)}" for k, v in results.best_params.items())
     return (
         f"Optuna study {results.study} ({counts}): best trial {results.best_trial}, "
         f"val acc {results.best_value:.4f}, {params} ({results.best_run_folder})"
