@@ -18,6 +18,7 @@ from torchmetrics.classification import MulticlassConfusionMatrix
 
 from mlplab.checkpoints import checkpoint_of, load_checkpoint, load_run_config, restore_model, run_folder_of
 from mlplab.errors import reported_as_one_line
+from mlplab.figures.confusion import confusion_figure
 
 
 def evaluate(path: Path) -> dict[str, float]:
@@ -51,8 +52,8 @@ def evaluate(path: Path) -> dict[str, float]:
         f"| {n} | {a:.4f} |\n" for n, a in zip(classes, per_class.tolist(), strict=True)
     )
     (out / "per_class_accuracy.md").write_text(table)
-    figure, _ = confusion.plot(labels=list(classes))
-    figure.set_size_inches(9, 8)
+    title = f"{folder.name} ({checkpoint_path.stem}.ckpt): test accuracy {accuracy:.3f}"
+    figure = confusion_figure(confusion, list(classes), title)
     figure.savefig(out / "confusion_matrix.png", dpi=100, bbox_inches="tight")
 
     with SummaryWriter(str(folder / "tensorboard")) as writer:

@@ -99,3 +99,27 @@ def test_plot_gradients_draws_the_runs_of_a_folder(
     assert code == 0, err
     assert (tmp_path / "sweep" / "gradient_norms.png").read_bytes()[:8] == PNG_SIGNATURE
     assert differing_labels([tmp_path / "sweep" / "0", tmp_path / "sweep" / "1"]) == ["sigmoid", "relu"], "the legend"
+
+
+def test_the_overview_draws_each_activation_with_its_gradient_in_a_panel_of_its_own() -> None:
+    from mlplab.figures.activations import overview_figure
+
+    figure = overview_figure(list(ACTIVATIONS))
+    panels = [axes for axes in figure.axes if axes.get_visible()]
+    assert [axes.get_title() for axes in panels] == list(ACTIVATIONS)
+    assert all(len(axes.get_lines()) == 3 for axes in panels), "the function, its gradient and the zero line"
+    assert len({axes.get_ylim() for axes in panels}) == 1, "one scale for all: comparable at a glance"
+
+
+def test_the_confusion_matrix_has_a_title_and_a_colour_bar() -> None:
+    import torch
+    from torchmetrics.classification import MulticlassConfusionMatrix
+
+    from mlplab.figures.confusion import confusion_figure
+
+    confusion = MulticlassConfusionMatrix(num_classes=3)
+    confusion.update(torch.tensor([0, 1, 2, 2, 1]), torch.tensor([0, 1, 2, 1, 1]))
+    figure = confusion_figure(confusion, ["a", "b", "c"], "run (last.ckpt): test accuracy 0.800")
+    matrix, colour_bar = figure.axes
+    assert matrix.get_title() == "run (last.ckpt): test accuracy 0.800"
+    assert colour_bar.get_ylabel() == "test images"

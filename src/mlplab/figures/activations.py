@@ -36,15 +36,28 @@ def activation_figure(name: str) -> Figure:
 
 
 def overview_figure(names: list[str]) -> Figure:
-    """All activations on one axes and all their gradients on another, to compare."""
-    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
-    for name in names:
-        x, y, grad = function_and_gradient(name)
-        left.plot(x, y, label=name)
-        right.plot(x, grad, label=name)
-    left.set(title="activation", xlabel="x", ylim=(-2, 8))
-    right.set(title="gradient (autograd)", xlabel="x", ylim=(-0.2, 1.3))
-    for axes in (left, right):
+    """Small multiples: one panel per activation, the function and its gradient together, three panels a row.
+
+    On one shared pair of axes nine curves hide each other (relu under leaky_relu and identity); a panel
+    each, on the same scales, keeps every function readable and still comparable at a glance.
+    """
+    columns = min(3, len(names))
+    rows = -(-len(names) // columns)
+    figure, grid = plt.subplots(
+        rows, columns, figsize=(3.6 * columns, 2.6 * rows), sharex=True, sharey=True, squeeze=False,
+        constrained_layout=True,
+    )  # fmt: skip
+    for axes, name in zip(grid.flat, names, strict=False):
+        x, y, grad = function_and_gradient(name, low=-4.0, high=4.0)
+        axes.plot(x, y, label="function")
+        axes.plot(x, grad, color="tab:orange", linestyle="--", label="gradient (autograd)")
+        axes.set_title(name)
+        axes.set_ylim(-1.5, 4)
+        axes.axhline(0, color="0.6", linewidth=0.6)
         axes.grid(alpha=0.3)
-    right.legend(loc="upper left", fontsize="small")
+    for axes in grid.flat[len(names) :]:
+        axes.set_visible(False)
+    for axes in grid[-1]:
+        axes.set_xlabel("x")
+    grid.flat[0].legend(loc="upper left", fontsize="small")
     return figure
