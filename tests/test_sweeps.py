@@ -62,7 +62,7 @@ def test_a_failed_job_is_recorded_and_the_others_complete(fake_data: Path, tmp_p
     assert result.returncode == 0, result.stderr[-3000:]
     by_status = {row["status"]: row for row in _summary(sweep)}
     assert set(by_status) == {"completed", "diverged"}
-    assert by_status["diverged"]["job"] == "0_lr=1000000.0"
+    assert by_status["diverged"]["job"] == "0_lr=1e+06"  # named as people read it; config.yaml has the number
     assert "training diverged" in by_status["diverged"]["error"]
     assert (sweep / "1_lr=0.3" / "metrics.json").is_file()
 

@@ -1,8 +1,8 @@
 """TensorBoard's HPARAMS records: each run's values, and one experiment summary for a folder of runs.
 
 A run records its values (`session_start_info`); a folder of runs gets one experiment that lists
-every value any of its runs took with its domain, flags what `differs`, and puts test and validation
-accuracy first among the metrics.
+the values that differ between its runs, with their domains, and puts test and validation accuracy
+first among the metrics.
 """
 
 import logging
@@ -91,6 +91,9 @@ def experiment_summary(runs: list[Mapping[str, str | float]]) -> Any:
             info.domain_interval.min_value, info.domain_interval.max_value = min(values), max(values)
         infos.append(info)
     infos.sort(key=lambda info: (not info.differs, info.name))  # as TensorBoard will
+    # Only what differs: constants would fill the table's first columns and push the accuracies off the
+    # screen; they stay in each run's config.yaml. Runs that differ in nothing show their first two values.
+    infos = [info for info in infos if info.differs] or infos[:2]
     metrics = [
         api_pb2.MetricInfo(name=api_pb2.MetricName(tag=tag), display_name=label) for tag, label in METRICS.items()
     ]

@@ -5,6 +5,7 @@ import fcntl
 import logging
 import os
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -127,8 +128,14 @@ def is_locked(folder: Path) -> bool | None:
 
 def in_use(folder: Path) -> str:
     """The message for a folder another live process holds, naming that process."""
-    try:
-        holder = (folder / LOCK_FILE).read_text().strip() or "another process"
-    except OSError:
-        holder = "another process"
+    holder = ""
+    for _ in range(40):  # a holder that has just taken the lock writes its pid a moment later
+        try:
+            holder = (folder / LOCK_FILE).read_text().strip()
+        except OSError:
+            break
+        if holder:
+            break
+        time.sleep(0.025)
+    holder = holder or "another process"
     return f"{folder} is in use by {holder}; wait for it to end, or stop it first"
