@@ -69,20 +69,10 @@ class Process(subprocess.Popen):
 
     def wait_for_line(self, start: str, timeout: float = 120) -> list[str]:
         """Until it prints a line starting with `start`; fails the test if it ends or the deadline passes first."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                line = self._take(deadline - time.monotonic())
-            except queue.Empty:
-                raise AssertionError(
-                    f"no line starting {start!r} within {timeout} s:\n{self.output()[-3000:]}"
-                ) from None
-            if line is None:
-                raise AssertionError(
-                    f"it ended (exit {self.wait()}) before printing {start!r}:\n{self.output()[-3000:]}"
-                )
-            if line.startswith(start):
-                return self.lines
+        code = self.wait_for_exit_or_line(start, timeout)
+        if code is not None:
+            raise AssertionError(f"it ended (exit {code}) before printing {start!r}:\n{self.output()[-3000:]}")
+        return self.lines
 
     def wait_for_exit_or_line(self, start: str, timeout: float = 120) -> int | None:
         """Until it ends (its exit status) or prints a line starting with `start` (None), whichever comes first."""
@@ -92,7 +82,7 @@ class Process(subprocess.Popen):
                 line = self._take(deadline - time.monotonic())
             except queue.Empty:
                 raise AssertionError(
-                    f"neither an exit nor {start!r} within {timeout} s:\n{self.output()[-3000:]}"
+                    f"no line starting {start!r} within {timeout} s:\n{self.output()[-3000:]}"
                 ) from None
             if line is None:
                 return self.wait()
