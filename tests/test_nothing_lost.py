@@ -469,8 +469,15 @@ def test_summarize_goes_on_past_a_damaged_search_record_and_a_config_edited_by_h
     config = yaml.safe_load((sweep / "1_edited" / "config.yaml").read_text())
     config["model"]["hidden"] = ["abc"]
     (sweep / "1_edited" / "config.yaml").write_text(yaml.safe_dump(config))
-    (sweep / "optimization_results.yaml").write_text("study: mlplab\ntrials: [unclosed\n")  # cut off mid-write
-
+    results = (
+        "study: mlplab\nstorage: optuna.journal\ntrials:\n  complete: 2\n  pruned: 0\n  fail: 0\nbest_trial: 1\n"
+        "best_value: 0.8106\nbest_params:\n  model.optimizer.lr: 0.37\nbest_run_folder: 1_lr=0.37\n"
+    )
+    for cut in range(0, len(results), 7):  # a crash may cut it anywhere: each cut is a line, never a traceback
+        (sweep / "optimization_results.yaml").write_text(results[:cut])
+        code, out, err = main_of("summarize.py", sweep, capsys=capsys)
+        assert code == 0 and "Traceback" not in err, f"cut at {cut}: {err[-2000:]}"
+    (sweep / "optimization_results.yaml").write_text("study: mlplab\ntrials: [unclosed\n")
     code, out, err = main_of("summarize.py", sweep, capsys=capsys)
     assert code == 0, err[-2000:]
     assert out.startswith(f"{sweep}/optimization_results.yaml cannot be read (while parsing a flow sequence)")

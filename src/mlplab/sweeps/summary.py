@@ -128,15 +128,16 @@ def best_trial_line(folder: Path) -> str | None:
     try:
         results = OmegaConf.load(file)
         counts = ", ".join(f"{n} {state}" for state, n in results.trials.items())
-    except Exception as err:  # noqa: BLE001 - a damaged record of the search; the table still stands
-        return f"{file} cannot be read ({str(err).splitlines()[0][:120]}); the table below is read from the runs"
-    if "best_trial" not in results:
-        return f"Optuna study {results.study}: no completed trial yet ({counts})"
-    params = " ".join(f"{k}={for_people(v)}" for k, v in results.best_params.items())
-    return (
-        f"Optuna study {results.study} ({counts}): best trial {results.best_trial}, "
-        f"val acc {results.best_value:.4f}, {params} ({results.best_run_folder})"
-    )
+        if "best_trial" not in results:
+            return f"Optuna study {results.study}: no completed trial yet ({counts})"
+        params = " ".join(f"{k}={for_people(v)}" for k, v in results.best_params.items())
+        return (
+            f"Optuna study {results.study} ({counts}): best trial {results.best_trial}, "
+            f"val acc {results.best_value:.4f}, {params} ({results.best_run_folder})"
+        )
+    except Exception as err:  # noqa: BLE001 - a damaged or cut-off record of the search; the table still stands
+        reason = str(err).splitlines()[0][:120] if str(err) else type(err).__name__
+        return f"{file} cannot be read ({reason}); the table below is read from the runs"
 
 
 def summary_markdown(folder: Path, rows: list[JobSummary]) -> str:
