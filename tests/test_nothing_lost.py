@@ -292,6 +292,24 @@ def test_a_double_ctrl_c_is_one_interruption_with_no_traceback(data: Path, tmp_p
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(("stop", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["ctrl-c", "sigterm"])
+def test_a_signal_while_the_run_starts_up_is_one_line(data: Path, tmp_path: Path, stop: int, code: int) -> None:
+    """Between the command line's check and the job (Hydra's start, torch's and Lightning's imports: seconds)."""
+    run_dir = tmp_path / "run"
+    process = Process(_train(data, run_dir))
+    wait_until((run_dir / ".lock").exists, "the folder claimed", process=process)  # checked; imports follow
+    process.send_signal(stop)
+    exit_code, output = process.finish(timeout=60)
+    assert exit_code == code and "Traceback" not in output, output[-3000:]
+    name = signal.Signals(stop).name
+    assert output.strip().splitlines()[-1] == (
+        f"interrupted ({name}) before training started: nothing was training, so there is nothing to resume"
+    ), output[-3000:]
+    again = run(_train(data, run_dir, "trainer.max_epochs=1"))  # the folder holds no run: a new one may use it
+    assert again.returncode == 0, again.stderr[-3000:]
+
+
+@pytest.mark.slow
 def test_sigterm_before_training_starts_is_recorded_as_an_interruption(tmp_path: Path) -> None:
     """SIGTERM while the data loads, before Lightning's handler is in place: the real Fashion-MNIST's second."""
     run_dir = tmp_path / "run"
@@ -480,10 +498,11 @@ def test_summarize_goes_on_past_a_damaged_search_record_and_a_config_edited_by_h
     (sweep / "optimization_results.yaml").write_text("study: mlplab\ntrials: [unclosed\n")
     code, out, err = main_of("summarize.py", sweep, capsys=capsys)
     assert code == 0, err[-2000:]
-    assert out.startswith(f"{sweep}/optimization_results.yaml cannot be read (while parsing a flow sequence)")
+    lines = out.splitlines()
+    assert f"{sweep}/optimization_results.yaml cannot be read (while parsing a flow sequence); " in "\n".join(lines)
     rows = {row["job"]: row for row in csv_rows(sweep / "summary.csv")}
     assert rows["1_edited"]["status"] == "completed" and rows["1_edited"]["val_acc"] == rows["0_intact"]["val_acc"]
-    warned = err + caplog.text
+    warned = out + err + caplog.text
     assert f"HPARAMS leaves out {sweep / '1_edited'}: its config.yaml cannot be compared" in warned
     assert (sweep / EXPERIMENT_FILE).stat().st_size > 0  # the other run still compared in HPARAMS
 

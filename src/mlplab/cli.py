@@ -8,6 +8,7 @@ import ast
 import difflib
 import importlib.util
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -27,6 +28,7 @@ from mlplab.config import PROJECT, TrainConfig, check, check_search_objective, r
 from mlplab.distributed import global_rank
 from mlplab.errors import ConfigError, MlplabError, StorageError, describe_os_error
 from mlplab.run_folder import already_holds_a_run, claimed, holds_a_run
+from mlplab.stop_signals import StoppedBeforeTraining, before_training
 
 CONF = PROJECT / "conf"
 TOP_LEVEL_KEYS = set(TrainConfig.__dataclass_fields__) | {"hydra", "hparams_search", "experiment", "debug"}
@@ -47,6 +49,28 @@ def run_command_line(hydra_main: Callable[[], Any]) -> None:
         sys.exit(2)
     args = ["verbose=true" if arg in ("-v", "--verbose") else arg for arg in sys.argv[1:]]
     sys.argv[1:] = args
+    # Ctrl-C or SIGTERM in the seconds before a job takes over the signals (checks, imports, Hydra's
+    # start, between a sweep's jobs): one line and the shell's exit status, not a traceback.
+    sweep = "-m" in args or "--multirun" in args
+    stop = before_training(sweep)
+    previous = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    if previous[0] is signal.default_int_handler:  # not where Ctrl-C is ignored (a background job)
+        signal.signal(signal.SIGINT, stop)
+    if previous[1] is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, stop)
+    try:
+        _checked_and_run(args, hydra_main)
+    except StoppedBeforeTraining as stopped:
+        print(f"interrupted ({signal.Signals(stopped.signum).name}) between the sweep's jobs", file=sys.stderr)
+        sys.exit(128 + stopped.signum)  # the sweep's summary is written at exit
+    finally:
+        for signum, handler in zip((signal.SIGINT, signal.SIGTERM), previous, strict=True):
+            if signal.getsignal(signum) is stop:  # in-process callers (tests) get theirs back
+                signal.signal(signum, handler)
+
+
+def _checked_and_run(args: list[str], hydra_main: Callable[[], Any]) -> None:
+    """The command line checked (the folder of a named single run claimed), then run by Hydra."""
     flags = [a for a in args if a.startswith("-")]
     # Other DDP ranks rerun this command line (Lightning starts them so): rank 0 has checked it, and
     # made the run folder that a check would now find taken.

@@ -1,11 +1,45 @@
 """How a run takes Ctrl-C and SIGTERM outside Lightning's own handling: at once, once, and on the record."""
 
+import os
 import signal
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+class StoppedBeforeTraining(BaseException):  # noqa: N818 - a signal, as KeyboardInterrupt is
+    """Ctrl-C or SIGTERM between a sweep's jobs, before a job took over the signals."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def before_training(sweep: bool) -> Callable[[int, FrameType | None], None]:
+    """src/train.py's Ctrl-C and SIGTERM handler until a job's stop_signals takes over (checks, imports, Hydra).
+
+    A single run has nothing to save yet: it says so and ends at once, not by an exception that the
+    library code being imported might catch, nor through torch's exit handlers, which a cut-short
+    import leaves printing their state. A sweep raises StoppedBeforeTraining, so its summary is written.
+    """
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C while saying so is ignored
+        if sweep:
+            raise StoppedBeforeTraining(signum)
+        name = signal.Signals(signum).name
+        print(f"interrupted ({name}) before training started: nothing was training, so there is nothing to resume",
+              file=sys.stderr, flush=True)  # fmt: skip
+        sys.stdout.flush()
+        os._exit(128 + signum)
+
+    stop.before_training = True  # type: ignore[attr-defined] - how stop_signals knows it may take over
+    return stop
+
+
+def _replaceable(handler: object, default: object) -> bool:
+    return handler is default or getattr(handler, "before_training", False)
 
 
 @contextmanager
@@ -31,12 +65,14 @@ def stop_signals() -> Iterator[None]:
         nonlocal stopping
         first, stopping = not stopping, True
         if first and signal.getsignal(signal.SIGTERM) is terminate:  # Lightning's handler calls this one too
+            from pytorch_lightning.utilities.exceptions import SIGTERMException
+
             raise SIGTERMException
 
     previous = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
-    if previous[0] is signal.default_int_handler:  # not where Ctrl-C is ignored (a background job)
+    if _replaceable(previous[0], signal.default_int_handler):  # not where Ctrl-C is ignored (a background job)
         signal.signal(signal.SIGINT, interrupt)
-    if previous[1] is signal.SIG_DFL:  # submitit's own handler stays in place
+    if _replaceable(previous[1], signal.SIG_DFL):  # submitit's own handler stays in place
         signal.signal(signal.SIGTERM, terminate)
     try:
         yield
