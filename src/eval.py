@@ -17,7 +17,7 @@ from torch.utils.tensorboard import SummaryWriter
 from torchmetrics.classification import MulticlassConfusionMatrix
 
 from mlplab.checkpoints import checkpoint_of, load_checkpoint, load_run_config, restore_model, run_folder_of
-from mlplab.errors import reported_as_one_line
+from mlplab.errors import StorageError, describe_os_error, reported_as_one_line
 from mlplab.figures.confusion import confusion_figure
 
 
@@ -26,6 +26,13 @@ def evaluate(path: Path) -> dict[str, float]:
     folder = run_folder_of(path)
     checkpoint_path = checkpoint_of(path)
     cfg = load_run_config(folder)
+    out = folder / "eval" / checkpoint_path.stem
+    try:  # before any work: the tables and figure go into the run's folder
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise StorageError(
+            f"cannot write the evaluation into {out}: {describe_os_error(err)}; copy the run folder somewhere writable"
+        ) from None
     model = restore_model(cfg, load_checkpoint(checkpoint_path))
     datamodule = instantiate(cfg.data)
     datamodule.setup("test")
@@ -40,8 +47,6 @@ def evaluate(path: Path) -> dict[str, float]:
     per_class = matrix.diag() / matrix.sum(dim=1)
     accuracy = (matrix.diag().sum() / matrix.sum()).item()
 
-    out = folder / "eval" / checkpoint_path.stem
-    out.mkdir(parents=True, exist_ok=True)
     header = ",".join(classes)
     rows = "\n".join(f"{name},{','.join(str(int(v)) for v in row)}" for name, row in zip(classes, matrix, strict=True))
     (out / "confusion_matrix.csv").write_text(f"true \\ predicted,{header}\n{rows}\n")

@@ -526,6 +526,33 @@ def test_summarize_of_a_read_only_folder_shows_the_table_and_says_what_it_could_
     assert left == ["0_job"]
 
 
+def test_eval_and_resume_of_a_run_on_a_read_only_filesystem_are_one_line_each(
+    run_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mount = tmp_path / "read-only"
+    mount.mkdir()
+    if run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], timeout=30).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        shutil.copytree(run_copy, mount / "run")
+        (mount / "run" / "status.json").write_text('{"status": "interrupted"}')
+        run(["mount", "-o", "remount,ro", str(mount)], timeout=30, check=True)
+        answers = [
+            main_of(s, mount / "run", *a, capsys=capsys)
+            for s, a in (("eval.py", []), ("resume.py", ["trainer.max_epochs=3"]))
+        ]
+    finally:
+        run(["umount", str(mount)], timeout=30, check=True)
+    (code, _, err), (resume_code, _, resume_err) = answers
+    assert code == 1 and err.strip() == (
+        f"error: cannot write the evaluation into {mount}/run/eval/last: the filesystem is read-only; "
+        "copy the run folder somewhere writable"
+    ), err
+    assert resume_code == 1 and resume_err.strip().startswith(
+        f"error: cannot write to {mount}/run: the filesystem is read-only; a resume continues"
+    ), resume_err
+
+
 def csv_rows(path: Path) -> list[dict[str, str]]:
     import csv
 

@@ -15,7 +15,7 @@ from mlplab.checkpoints import load_checkpoint, load_run_config, metrics_reached
 from mlplab.config import check, recorded_config
 from mlplab.data.provenance import check_same_data
 from mlplab.distributed import global_rank
-from mlplab.errors import CheckpointError, ConfigError
+from mlplab.errors import CheckpointError, ConfigError, StorageError, describe_os_error
 from mlplab.logs import configure_logging
 from mlplab.run_folder import in_use, is_locked
 from mlplab.status import read_status, recorded_status
@@ -34,6 +34,14 @@ def resume(folder: Path, overrides: list[str]) -> dict[str, float]:
     if global_rank() == 0 and is_locked(folder):
         raise ConfigError(in_use(folder))
     cfg = load_run_config(folder)
+    try:  # a resume writes into the run's folder: its log, checkpoints, status
+        with (folder / "train.log").open("a"):
+            pass
+    except OSError as err:
+        raise StorageError(
+            f"cannot write to {folder}: {describe_os_error(err)}; a resume continues the run in its own folder: "
+            "copy it somewhere writable and resume the copy"
+        ) from None
     for override in overrides:
         key, _, value = override.partition("=")
         if key not in EXTENDABLE or not value:
