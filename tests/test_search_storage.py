@@ -217,8 +217,11 @@ def test_a_journal_whose_last_record_was_cut_short_resumes_and_counts_on(
     assert after.startswith(complete) and all(json.loads(line)["op_code"] >= 0 for line in after.splitlines())
     trials = _trials(journal)
     assert [t.number for t in trials] == [0, 1, 2], "the search counts on from the trials before"
-    # Trial 1's end was the torn record: the study knows it started, never that it ended.
-    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.RUNNING, TrialState.COMPLETE]
+    # Trial 1's end was the torn record; its run folder still holds how it ended, and the study is told so.
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.COMPLETE, TrialState.COMPLETE]
+    folder = Path(trials[1].user_attrs["run_folder"])
+    assert trials[1].value == json.loads((folder / "metrics.json").read_text())["acc/val"]
+    assert f"trial 1 was left running in the study; its folder says completed: told so ({folder})" in output
     assert [p.name.split("_")[0] for p in (tmp_path / "resumed").iterdir() if p.is_dir()] == ["2"]
 
 

@@ -1,5 +1,6 @@
 """An Optuna search on the ask-and-tell interface: ask for trials, run them as Hydra jobs, tell Optuna how they did."""
 
+import json
 import logging
 import math
 import sys
@@ -67,6 +68,32 @@ def _tell(study: optuna.Study, trial: optuna.Trial, job: JobReturn) -> str:
     return f"failed: {reason}"
 
 
+def _settle_left_running(study: optuna.Study, metric: str) -> None:
+    """Tell the study how trials it still holds as RUNNING ended, where their run folders say so.
+
+    A journal whose last record was set aside (torn by a crash) loses a trial's end: its folder still has
+    its result. A trial of another live search sharing the study is left alone: its folder is in use.
+    """
+    from mlplab.status import read_status
+
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        folder = trial.user_attrs.get("run_folder")
+        if folder is None:
+            continue  # its job never returned to a search: nothing says how it ended
+        status = read_status(Path(folder)).get("status")
+        if status == "running":
+            continue
+        try:
+            value = json.loads((Path(folder) / "metrics.json").read_text()).get(metric)
+        except (OSError, ValueError):
+            value = None
+        if status == "completed" and isinstance(value, (int, float)) and math.isfinite(value):
+            study.tell(trial.number, float(value))
+        else:
+            study.tell(trial.number, state=TrialState.PRUNED if status == "pruned" else TrialState.FAIL)
+        log.warning(f"trial {trial.number} was left running in the study; its folder says {status}: told so ({folder})")
+
+
 def _write_results(study: optuna.Study, location: str, sweep_dir: Path) -> None:
     """Write the study's best trial so far into the sweep folder (the summary shows it)."""
     counts = {state.name.lower(): 0 for state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)}
@@ -114,6 +141,7 @@ def _search(sweeper: Sweeper, arguments: list[str]) -> optuna.Study:
         load_if_exists=True,
     )
     study.sampler = sampler_for(settings["sampler"], len(study.trials))
+    _settle_left_running(study, str(sweeper.config.objective.metric))
     with warnings.catch_warnings():  # experimental since Optuna 3.2, and still in 5.1; only a label
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study.set_metric_names(["val acc"])  # what the dashboard calls the objective
