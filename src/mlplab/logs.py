@@ -78,7 +78,9 @@ def job_label() -> str:
         return ""
     number += 1
     jobs = os.environ.get("MLPLAB_SWEEP_JOBS")
-    return f"[{number}/{jobs} {job_name()}]" if jobs else f"[{number} {job_name()}]"
+    # A resumed search numbers its trials on from the study's: `[5/2 ...]` would read as nonsense.
+    counted = jobs is not None and jobs.isdigit() and number <= int(jobs)
+    return f"[{number}/{jobs} {job_name()}]" if counted else f"[{number} {job_name()}]"
 
 
 def configure_logging(log_file: Path) -> None:
