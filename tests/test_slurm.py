@@ -126,10 +126,9 @@ def test_the_readmes_slurm_commands_run_each_job_as_a_slurm_job_and_ddp_as_one_r
         assert {r["status"] for r in rows} == {"completed"}
         jobs = {_status(sweep / r["job"])["slurm_job"] for r in rows}
         assert len(jobs) == len(rows), "each job ran as a SLURM job of its own"
-        accounted = processes.run(
-            ["sacct", "-n", "-X", "-j", ",".join(jobs), "-o", "jobid"], capture_output=True, text=True
-        )
-        assert len(accounted.stdout.split()) == len(rows), "SLURM's accounting knows them (as array tasks)"
+        # SLURM's accounting knows them (as array tasks); slurmctld hands records to slurmdbd a moment later.
+        accounted = lambda: processes.run(["sacct", "-n", "-X", "-j", ",".join(jobs), "-o", "jobid"]).stdout  # noqa: E731
+        processes.wait_until(lambda: len(accounted().split()) == len(rows), f"sacct to list {jobs}", timeout=60)
         if "trainer=ddp" in argv:
             (row,) = rows  # two tasks, one run folder
             job = sweep / row["job"]
