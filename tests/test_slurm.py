@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -127,8 +128,7 @@ def test_the_readmes_slurm_commands_run_each_job_as_a_slurm_job_and_ddp_as_one_r
         jobs = {_status(sweep / r["job"])["slurm_job"] for r in rows}
         assert len(jobs) == len(rows), "each job ran as a SLURM job of its own"
         # SLURM's accounting knows them (as array tasks); slurmctld hands records to slurmdbd a moment later.
-        accounted = lambda: processes.run(["sacct", "-n", "-X", "-j", ",".join(jobs), "-o", "jobid"]).stdout  # noqa: E731
-        processes.wait_until(lambda: len(accounted().split()) == len(rows), f"sacct to list {jobs}", timeout=60)
+        processes.wait_until(partial(_accounted, jobs), f"sacct to list {sorted(jobs)}", timeout=60)
         if "trainer=ddp" in argv:
             (row,) = rows  # two tasks, one run folder
             job = sweep / row["job"]
@@ -156,6 +156,12 @@ def test_a_ddp_trial_the_pruner_stops_ends_on_every_rank(fake_data: Path, tmp_pa
             with (sweep / ".submitit" / job / f"{job}_{rank}_result.pkl").open("rb") as handle:
                 outcome = pickle.load(handle)[1]._return_value
             assert type(outcome).__name__ == "TrialPruned", f"rank {rank}: {outcome!r}"
+
+
+def _accounted(jobs: set[str]) -> bool:
+    """Whether SLURM's accounting (sacct) lists every one of the jobs."""
+    listed = processes.run(["sacct", "-n", "-X", "-j", ",".join(jobs), "-o", "jobid"]).stdout.split()
+    return len(listed) == len(jobs)
 
 
 def test_a_diverging_job_beside_a_good_one(fake_data: Path, tmp_path: Path) -> None:
