@@ -14,6 +14,8 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -507,49 +509,51 @@ def test_summarize_goes_on_past_a_damaged_search_record_and_a_config_edited_by_h
     assert (sweep / EXPERIMENT_FILE).stat().st_size > 0  # the other run still compared in HPARAMS
 
 
+@contextmanager
+def read_only_copy(source: Path, tmp_path: Path, name: str, prepare=None) -> Iterator[Path]:
+    """A copy of `source` at <mount>/<name> on a tmpfs remounted read-only (a real read-only filesystem)."""
+    mount = tmp_path / "read-only"
+    mount.mkdir()
+    if run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], timeout=30).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        copy = Path(shutil.copytree(source, mount / name, ignore=shutil.ignore_patterns("checkpoints")))
+        if prepare is not None:
+            prepare(copy)
+        run(["mount", "-o", "remount,ro", str(mount)], timeout=30, check=True)
+        yield copy
+    finally:
+        run(["umount", str(mount)], timeout=30, check=True)
+
+
 def test_summarize_of_a_read_only_folder_shows_the_table_and_says_what_it_could_not_write(
     trained_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    mount = tmp_path / "read-only"
-    mount.mkdir()
-    if run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)], timeout=30).returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (needs root)")
-    try:
-        shutil.copytree(trained_run, mount / "sweep" / "0_job", ignore=shutil.ignore_patterns("checkpoints"))
-        run(["mount", "-o", "remount,ro", str(mount)], timeout=30, check=True)
-        code, out, err = main_of("summarize.py", mount / "sweep", capsys=capsys)
-        left = sorted(p.name for p in (mount / "sweep").iterdir())
-    finally:
-        run(["umount", str(mount)], timeout=30, check=True)
+    with read_only_copy(trained_run, tmp_path, "sweep/0_job") as job:
+        sweep = job.parent
+        code, out, err = main_of("summarize.py", sweep, capsys=capsys)
+        left = sorted(p.name for p in sweep.iterdir())
     assert code == 1 and "| 1 | 0_job |" in out
-    assert err.strip() == f"error: cannot write the summary into {mount / 'sweep'}: the filesystem is read-only"
+    assert err.strip() == f"error: cannot write the summary into {sweep}: the filesystem is read-only"
     assert left == ["0_job"]
 
 
 def test_eval_and_resume_of_a_run_on_a_read_only_filesystem_are_one_line_each(
     run_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    mount = tmp_path / "read-only"
-    mount.mkdir()
-    if run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], timeout=30).returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (needs root)")
-    try:
-        shutil.copytree(run_copy, mount / "run")
-        (mount / "run" / "status.json").write_text('{"status": "interrupted"}')
-        run(["mount", "-o", "remount,ro", str(mount)], timeout=30, check=True)
-        answers = [
-            main_of(s, mount / "run", *a, capsys=capsys)
-            for s, a in (("eval.py", []), ("resume.py", ["trainer.max_epochs=3"]))
-        ]
-    finally:
-        run(["umount", str(mount)], timeout=30, check=True)
-    (code, _, err), (resume_code, _, resume_err) = answers
+    def interrupted(run_dir: Path) -> None:  # as after a Ctrl-C: a resume would go on; its last.ckpt too
+        (run_dir / "status.json").write_text('{"status": "interrupted"}')
+        shutil.copytree(run_copy / "checkpoints", run_dir / "checkpoints")
+
+    with read_only_copy(run_copy, tmp_path, "run", prepare=interrupted) as run_dir:
+        code, _, err = main_of("eval.py", run_dir, capsys=capsys)
+        resume_code, _, resume_err = main_of("resume.py", run_dir, "trainer.max_epochs=3", capsys=capsys)
     assert code == 1 and err.strip() == (
-        f"error: cannot write the evaluation into {mount}/run/eval/last: the filesystem is read-only; "
+        f"error: cannot write the evaluation into {run_dir}/eval/last: the filesystem is read-only; "
         "copy the run folder somewhere writable"
     ), err
     assert resume_code == 1 and resume_err.strip().startswith(
-        f"error: cannot write to {mount}/run: the filesystem is read-only; a resume continues"
+        f"error: cannot write to {run_dir}: the filesystem is read-only; a resume continues"
     ), resume_err
 
 
