@@ -25,9 +25,10 @@ def guide(url: str, folder: Path, names: list[str]) -> str:
     shown = ", ".join(names[:6]) + (f", ... ({len(names)} runs)" if len(names) > 6 else "")
     return "\n".join([
         f"TensorBoard for {folder}: {shown}",
-        f"  {url}#hparams      HPARAMS: a row per run; the settings that differ first, then test and val accuracy",
+        f"  {url}#hparams      HPARAMS: a row per run; only the settings that differ, then test and val accuracy",
         "                       (PARALLEL COORDINATES VIEW: each setting against the accuracy)",
-        f"  {url}#timeseries   TIME SERIES: acc/ and loss/ curves (train, val, test), with smoothing {SMOOTHING}",
+        f"  {url}#timeseries   TIME SERIES: acc/ and loss/ curves (train, val, test), with smoothing {SMOOTHING};",
+        "                       acc/test is one point per run: untick Settings > 'Ignore outliers' to see them all",
         "  runs started after this appear when you restart it; Ctrl-C stops it",
     ])  # fmt: skip
 
