@@ -16,10 +16,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path, help="a folder holding run folders")
     folder = parser.parse_args().folder
+    jobs = collect(folder)  # read once: the table is shown even where it cannot be written
+    rows = [job for job, _ in jobs]
     try:
-        rows = write_summary(folder)
+        write_summary(folder, jobs)
     except OSError as err:  # a read-only or full folder: the table is still shown, and what was not written said
-        print(summary_markdown(folder, [job for job, _ in collect(folder)]), end="")
+        print(summary_markdown(folder, rows), end="")
         print(f"error: cannot write the summary into {folder}: {describe_os_error(err)}", file=sys.stderr)
         sys.exit(1)
     if not rows:

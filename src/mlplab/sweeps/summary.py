@@ -148,12 +148,13 @@ def summary_markdown(folder: Path, rows: list[JobSummary]) -> str:
     return (f"{best}\n\n" if best else "") + ranked + _markdown(rows)
 
 
-def write_summary(folder: Path) -> list[JobSummary]:
+def write_summary(folder: Path, jobs: list[tuple[JobSummary, Run | None]] | None = None) -> list[JobSummary]:
     """Write summary.csv, summary.md, val_acc.png and the HPARAMS experiment into `folder`; return the ranked rows.
 
-    Each file is written whole or not at all; an OSError (a read-only folder, a full disk) reaches the caller.
+    `jobs` are the folder's jobs as collect() read them, if the caller has them already. Each file is
+    written whole or not at all; an OSError (a read-only folder, a full disk) reaches the caller.
     """
-    jobs = collect(folder)
+    jobs = collect(folder) if jobs is None else jobs
     if not jobs:
         return []
     rows = [job for job, _ in jobs]
