@@ -61,7 +61,7 @@ def resume(folder: Path, overrides: list[str]) -> dict[str, float]:
     _refuse_edits(cfg, checkpoint, folder)
     if global_rank() == 0:
         datamodule = instantiate(cfg.data)  # finds the files as training will, and reads nothing else
-        check_same_data(datamodule.located_files(), folder, datamodule.source)
+        check_same_data(datamodule.located_files(), folder)
     restore_model(cfg, checkpoint)  # a model whose shape differs from the weights' stops here
     epochs_done, budget = checkpoint["epoch"] + 1, cfg.trainer.max_epochs
     if read_status(folder).get("status") == "completed" and budget <= epochs_done:
