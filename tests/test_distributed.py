@@ -66,7 +66,7 @@ def test_ddp_inside_a_local_sweep_is_refused_with_the_working_alternative(fake_d
     with (sweep / "summary.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert [r["status"] for r in rows] == ["failed", "failed"], "each job says so; no second sweep starts"
-    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == ["0_seed=1", "1_seed=2"]
+    assert [p.name[:2] for p in sorted(sweep.iterdir()) if p.is_dir()] == ["0_", "1_"]
 
 
 def test_submitit_job_with_two_tasks_runs_as_two_ddp_ranks(fake_data: Path, tmp_path: Path) -> None:

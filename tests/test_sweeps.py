@@ -34,12 +34,14 @@ def _summary(sweep_dir: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def test_two_job_multirun_names_jobs_by_what_varies_and_summarises_them(fake_data: Path, tmp_path: Path) -> None:
+def test_two_job_multirun_names_jobs_by_one_rule_and_summarises_them(fake_data: Path, tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
     result = _multirun(fake_data, sweep, "model=scratch,concise", "activation=tanh")
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
-    assert jobs == ["0_scratch", "1_concise"], "only the swept key names a job, by its value"
+    # One rule for every run: model, activation, then what the command line sets, swept or not, in one order.
+    tiny = "batch_size=64-val_size=200-max_epochs=1"
+    assert jobs == [f"0_scratch-tanh-{tiny}", f"1_concise-tanh-{tiny}"]
     for job in jobs:
         assert list((sweep / job / "tensorboard").glob("events.out.tfevents.*")), job
         assert yaml.safe_load((sweep / job / "config.yaml").read_text())["model"]["activation"] == "tanh"
@@ -62,9 +64,10 @@ def test_a_failed_job_is_recorded_and_the_others_complete(fake_data: Path, tmp_p
     assert result.returncode == 0, result.stderr[-3000:]
     by_status = {row["status"]: row for row in _summary(sweep)}
     assert set(by_status) == {"completed", "diverged"}
-    assert by_status["diverged"]["job"] == "0_lr=1e+06"  # named as people read it; config.yaml has the number
+    # The learning rate comes right after the model and activation, as people read it; config.yaml has the number.
+    assert by_status["diverged"]["job"] == "0_scratch-relu-lr1e+06-batch_size=64-val_size=200-max_epochs=1"
     assert "training diverged" in by_status["diverged"]["error"]
-    assert (sweep / "1_lr=0.3" / "metrics.json").is_file()
+    assert (sweep / "1_scratch-relu-lr0.3-batch_size=64-val_size=200-max_epochs=1" / "metrics.json").is_file()
 
 
 def test_the_summary_callback_leaves_its_readers_unimported_in_a_single_run() -> None:
@@ -83,9 +86,10 @@ def test_summarize_rebuilds_the_table_of_any_folder(fake_data: Path, tmp_path: P
     result = processes.run(
         [sys.executable, str(ROOT / "src" / "summarize.py"), str(sweep)], capture_output=True, text=True
     )
-    assert result.returncode == 0 and "0_seed=1" in result.stdout
+    (first,) = sweep.glob("0_*-seed=1-*")
+    assert result.returncode == 0 and first.name in result.stdout
     assert [row["epochs"] for row in _summary(sweep)] == ["2", "2"]
-    run = load_run(sweep / "0_seed=1")
+    run = load_run(first)
     assert epochs_of(run, "acc/val") == [(2.0, run.last("acc/val"))], "val_acc.png: the one validation at epoch 2"
     assert len(list(sweep.glob("events.out.tfevents.*"))) == 1, "rewritten, not added"
     assert write_summary(tmp_path / "empty") == []
@@ -98,7 +102,7 @@ def test_joblib_launcher_runs_jobs_in_parallel_processes(fake_data: Path, tmp_pa
     result = _multirun(fake_data, sweep, *jobs)
     assert result.returncode == 0, result.stderr[-3000:]
     assert [r["status"] for r in _summary(sweep)] == ["completed", "completed"]
-    logs = [(sweep / f"{i}_seed={i + 1}" / "train.log").read_text() for i in range(2)]
+    logs = [(job / "train.log").read_text() for job in sorted(sweep.glob("[01]_*"))]
     assert all("epoch 1, loss" in log and "Trainer.fit" in log for log in logs)
     # In parallel: each job started training before the other had finished testing.
     spans = [(_logged_at(log, "run folder:"), _logged_at(log, "test acc")) for log in logs]

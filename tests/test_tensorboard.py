@@ -21,6 +21,8 @@ from mlplab.naming import name_part, split_folder_name
 pytestmark = pytest.mark.slow
 
 SWEPT = ("model=scratch,concise", "activation=relu,tanh")
+JOBS = ("0_scratch-relu", "1_scratch-tanh", "2_concise-relu", "3_concise-tanh")
+TINY = "batch_size=64-val_size=200-max_epochs=2"  # what every job of _train sets besides: in its name too
 
 
 def _train(fake_data: Path, cwd: Path, *args: str) -> None:
@@ -129,21 +131,21 @@ def test_a_sweep_opens_on_its_swept_choices_against_test_accuracy(outputs: Path)
     with served(sweep) as (board, guide):
         rows = _check_opens_on_what_differs(board, {"model", "activation"}, runs=4)
         names = sorted(row["name"] for row in rows)
-        assert names == ["0_scratch-relu", "1_scratch-tanh", "2_concise-relu", "3_concise-tanh"]
+        assert names == [f"{job}-{TINY}" for job in JOBS]
         for row in rows:
             final = {m["name"]["tag"]: m["value"] for m in row["metricValues"]}
             recorded = json.loads((sweep / row["name"] / "metrics.json").read_text())
             assert final["acc/test"] == pytest.approx(recorded["acc/test"]) and "hp/test_acc" not in final
-            values = {row["hparams"][hparam_name("model")], row["hparams"][hparam_name("activation")]}
-            assert values == set(row["name"][2:].split("-"))
+            values = [row["hparams"][hparam_name("model")], row["hparams"][hparam_name("activation")]]
+            assert values == row["name"][2:].split("-")[:2]
             # test accuracy where the curves end, not a dot at step 0
             assert board.scalars(row["name"], "acc/test")[-1][1] == board.scalars(row["name"], "acc/train")[-1][1]
-        tags = board.get("/data/plugin/scalars/tags")["0_scratch-relu"]
+        tags = board.get("/data/plugin/scalars/tags")[f"{JOBS[0]}-{TINY}"]
         assert [t for t in tags if t.startswith("lr")] == ["lr"], "one lr tag for every optimiser"
         # Evaluating a run while it is served: its results join the run in the view.
-        evaluate = [sys.executable, str(ROOT / "src" / "eval.py"), str(sweep / "0_scratch-relu")]
+        evaluate = [sys.executable, str(ROOT / "src" / "eval.py"), str(sweep / f"{JOBS[0]}-{TINY}")]
         assert processes.run(evaluate, capture_output=True, timeout=300).returncode == 0
-        evaluated = lambda: "results/last/test_acc" in board.get("/data/plugin/scalars/tags")["0_scratch-relu"]  # noqa: E731
+        evaluated = lambda: "results/last/test_acc" in board.get("/data/plugin/scalars/tags")[f"{JOBS[0]}-{TINY}"]  # noqa: E731
         processes.wait_until(evaluated, "eval's events in the served run", timeout=60, process=board.server)
     assert f"{sweep}" in guide and "#hparams" in guide and "smoothing=0" in guide
     with pytest.raises(OSError):
@@ -155,21 +157,30 @@ def test_all_of_outputs_names_each_run_by_what_distinguishes_it(outputs: Path) -
         rows = _check_opens_on_what_differs(board, {"model", "activation", "hidden"}, runs=6)
     names = [row["name"] for row in rows]
     assert len({name[:15] for name in names}) == 6, f"HPARAMS shows about 15 characters of a name: {names}"
-    assert sum(n.startswith(("scratch-sigmoid-", "concise-relu-512x2-dropout")) for n in names) == 2, names
-    assert sum(n.startswith(("scratch-relu_", "concise-tanh_")) for n in names) == 2, names
+    assert sum(n.startswith(("scratch-sigmoid-", "concise-relu-h512x2-dropout")) for n in names) == 2, names
+    # Shown beside other runs, a sweep's job carries its sweep (when it started) and its number.
+    (sweep,) = (outputs / "multirun").iterdir()
+    stamp = split_folder_name(sweep.name)[1]
+    jobs = sorted(n for n in names if f"_{stamp}_" in n)
+    assert jobs == sorted(f"{job[2:]}-{TINY}_{stamp}_{job[0]}" for job in JOBS), names
 
 
 def test_run_and_job_folders_are_named_by_their_values(outputs: Path) -> None:
     singles = sorted(split_folder_name(run.name)[0] for run in (outputs / "runs").iterdir())
     assert singles == [
-        "concise-relu-512x2-dropout=0.2-init_std=0.02-batch_size=64-val_size=200",  # whole parts, 80 characters at most
+        "concise-relu-h512x2-dropout=0.2-init_std=0.02-batch_size=64-val_size=200",  # whole parts, 80 characters at most
         "scratch-sigmoid-batch_size=64-val_size=200-max_epochs=2",
     ]
-    assert name_part("model.hidden=[512,128]") == "512-128" and name_part("model.hidden=[64, 64, 64]") == "64x3"
+    # The same rule names a sweep's jobs: a job reads as a single run with the same settings would.
+    assert sorted(p.name for p in next((outputs / "multirun").iterdir()).iterdir() if p.is_dir()) == sorted(
+        f"{job}-{TINY}" for job in JOBS
+    )
+    assert name_part("model.hidden=[512,128]") == "h512-128" and name_part("model.hidden=[64, 64, 64]") == "h64x3"
     assert name_part("data.data_dir=/somewhere") is None and name_part("threads=1") is None
     # Numbers as people read them, to 3 significant digits: an Optuna trial's lr no longer fills the name.
-    assert name_part("model.optimizer.lr=0.05611516415334506") == "lr=0.0561" and name_part("lr=1e-05") == "lr=1e-05"
-    assert name_part("hidden=512") == "512" and name_part("model.hidden=[1024]") == "1024"
+    assert name_part("model.optimizer.lr=0.05611516415334506") == "lr0.0561" and name_part("lr=1e-05") == "lr1e-05"
+    assert name_part("hidden=512") == "h512" and name_part("model.hidden=[1024]") == "h1024"
+    assert name_part("optimizer=adamw") == "adamw" and name_part("seed=7") == "seed=7"
     assert split_folder_name("2026-12-02_12-10-05_123456_concise-tanh") == ("concise-tanh", "12-02_12-10-05")
 
 

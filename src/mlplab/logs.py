@@ -65,11 +65,11 @@ class JobLabel(logging.Filter):
 
 
 def job_label() -> str:
-    """`[<job number>/<jobs> <what this job varies>]` inside a multirun's job, else ''."""
+    """`[<job number>/<jobs> <its name>]` inside a multirun's job, else ''."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from mlplab.naming import job_name
+    from mlplab.naming import run_name
 
     if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
         return ""
@@ -80,7 +80,7 @@ def job_label() -> str:
     jobs = os.environ.get("MLPLAB_SWEEP_JOBS")
     # A resumed search numbers its trials on from the study's: `[5/2 ...]` would read as nonsense.
     counted = jobs is not None and jobs.isdigit() and number <= int(jobs)
-    return f"[{number}/{jobs} {job_name()}]" if counted else f"[{number} {job_name()}]"
+    return f"[{number}/{jobs} {run_name()}]" if counted else f"[{number} {run_name()}]"
 
 
 def configure_logging(log_file: Path) -> None:

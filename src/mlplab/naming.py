@@ -1,19 +1,26 @@
-"""Name runs and sweep jobs by what distinguishes them, values first: `concise-tanh-512x2`, `3_concise-tanh`.
+"""Name every run and sweep job by one rule: what it trains, then what differs from the defaults.
 
-The resolvers `${mlplab_run_name:}` (a single run's folder) and `${mlplab_job_name:}` (a sweep job's) are
-registered when this module is imported: Hydra resolves a job's folder name in the launcher's worker
-process before any of our code runs there, and importing the task function's modules makes them known.
+`concise-tanh-h512x2-lr0.1`: the preset if any, the model and the activation (always, so that names
+compare across sweeps), then each other setting given on the command line in one fixed order (width as
+`h<widths>`, learning rate as `lr<value>`, optimiser and schedule by name, the rest as `key=value`).
+A sweep job's folder is its number and this name: `3_concise-tanh-lr0.1`.
+
+The resolver `${mlplab_run_name:}` is registered when this module is imported: Hydra resolves a job's
+folder name in the launcher's worker process before any of our code runs there, and importing the
+task function's modules makes it known.
 """
 
 import re
-from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
-from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
-# Options that read as what they are (`concise`, `tanh`, `512x2`, `adamw`): named by the value alone.
-NAMED_BY_VALUE = ("experiment", "model", "activation", "hidden", "optimizer", "scheduler")
+# Named by the value alone, as it reads for what it is (`concise`, `tanh`, `adamw`, `cosine`).
+NAMED_BY_VALUE = ("experiment", "model", "activation", "optimizer", "scheduler")
+# Named by a short prefix and the value: a bare 256 or 0.1 says nothing of what it is.
+PREFIXED = {"hidden": "h", "lr": "lr"}
+# The order of the parts, whatever the command line's: what trains first, then how.
+ORDER = ("experiment", "model", "activation", "hidden", "lr", "optimizer", "scheduler")
 # Overrides that say where or how a run computes, not what it trains: never part of a name.
 NOT_NAMING = ("hydra", "output_dir", "outputs", "threads", "compile", "accelerator", "trainer.accelerator",
               "trainer.devices", "trainer.strategy", "trainer.num_nodes", "data.data_dir", "data.system_dir",
@@ -47,13 +54,20 @@ def _value(value: str) -> str:
     return "-".join(items).replace("/", "-")
 
 
+def _short_key(override: str) -> str:
+    """`model.optimizer.lr=0.1` -> `lr`: the last part of the key, which the name shows."""
+    return override.partition("=")[0].lstrip("+~").rsplit(".", 1)[-1]
+
+
 def name_part(override: str) -> str | None:
-    """`model=concise` -> `concise`, `model.optimizer.lr=0.1` -> `lr=0.1`; None for overrides that name nothing."""
+    """`model=concise` -> `concise`, `model.optimizer.lr=0.1` -> `lr0.1`, `hidden=512x2` -> `h512x2`,
+    `seed=1` -> `seed=1`; None for overrides that name nothing."""
     key, _, value = override.partition("=")
-    key = key.lstrip("+~")
-    if not value or key.startswith(NOT_NAMING):
+    if not value or key.lstrip("+~").startswith(NOT_NAMING):
         return None
-    short = key.rsplit(".", 1)[-1]
+    short = _short_key(override)
+    if short in PREFIXED:
+        return f"{PREFIXED[short]}{_value(value)}"
     return _value(value) if short in NAMED_BY_VALUE else f"{short}={_value(value)}"
 
 
@@ -67,31 +81,18 @@ def _join(parts: list[str]) -> str:
     return name
 
 
-def swept_keys() -> set[str]:
-    """Keys the current sweep varies: sweep syntax on the command line, or the sweeper's own params."""
-    hydra = HydraConfig.get()
-    keys = set(hydra.sweeper.get("params") or {})
-    multirun = Path(hydra.sweep.dir) / "multirun.yaml"
-    if multirun.is_file():  # the sweep's command line, saved by the sweeper before it launches jobs
-        task = OverridesParser.create().parse_overrides(list(OmegaConf.load(multirun).hydra.overrides.task))
-        keys -= {o.key_or_group for o in task if not o.is_sweep_override()}  # a single value fixes a param
-        keys |= {o.key_or_group for o in task if o.is_sweep_override()}
-    return keys
-
-
 def run_name() -> str:
-    """A single run's name: its preset or model and activation, then every other override that names something."""
+    """This run's or job's name: its preset, model and activation, then the other overrides in ORDER."""
     hydra = HydraConfig.get()
     choices = hydra.runtime.choices
-    base = [choices.experiment] if choices.get("experiment") else [choices.model, choices.activation]
-    return _join([*base, *(name_part(o) or "" for o in hydra.overrides.task)])
-
-
-def job_name() -> str:
-    """A sweep job's name: its values of the keys the sweep varies (the run's name if it varies none)."""
-    keys = swept_keys()
-    job = [o for o in HydraConfig.get().overrides.task if o.split("=", 1)[0].lstrip("+~") in keys]
-    return _join([name_part(o) or _value(o.partition("=")[2]) for o in job]) or run_name()
+    chosen = [choices.experiment] if choices.get("experiment") else []
+    chosen += [choices.model, choices.activation]
+    # The groups above are named by what was chosen, whether on the command line or by a preset.
+    # A key given twice on one command line trains with its last value: named by that one.
+    last = {o.partition("=")[0].lstrip("+~"): o for o in hydra.overrides.task}
+    overrides = [o for o in last.values() if _short_key(o) not in ("experiment", "model", "activation")]
+    in_order = sorted(overrides, key=lambda o: ORDER.index(_short_key(o)) if _short_key(o) in ORDER else len(ORDER))
+    return _join([*chosen, *(name_part(o) or "" for o in in_order)])
 
 
 def split_folder_name(name: str) -> tuple[str, str | None]:
@@ -103,4 +104,3 @@ def split_folder_name(name: str) -> tuple[str, str | None]:
 
 
 OmegaConf.register_new_resolver("mlplab_run_name", run_name, replace=True)
-OmegaConf.register_new_resolver("mlplab_job_name", job_name, replace=True)
