@@ -1,7 +1,7 @@
 """Screenshots of TensorBoard as `make tensorboard` serves it, in headless Chromium, for docs/tensorboard.md.
 
 A dev-only tool: needs Debian's chromium and chromium-driver and `pip install selenium`.
-    python docs/screenshots.py http://127.0.0.1:6006 docs/figures
+    python docs/screenshots.py 6006 docs/figures     # the port make tensorboard serves on
 """
 
 import sys
@@ -10,6 +10,9 @@ from pathlib import Path
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+from serve_tensorboard import address  # noqa: E402  (the link make tensorboard prints)
 
 # The HPARAMS dashboard is built of Polymer elements: its tabs sit inside shadow roots, which XPath
 # does not enter. Click the innermost element whose text is the argument, searching every root.
@@ -48,15 +51,15 @@ def shoot(driver: webdriver.Chrome, url: str, out: Path, clicks: tuple[str, ...]
 
 
 def main() -> None:
-    """Take the three screenshots: HPARAMS table, parallel coordinates, Time Series."""
-    base, folder = sys.argv[1], Path(sys.argv[2])
+    """Take the three screenshots: HPARAMS table, parallel coordinates, Time Series, from the printed links."""
+    base, folder = address("127.0.0.1", int(sys.argv[1])), Path(sys.argv[2])
     driver = browser()
     try:
-        shoot(driver, f"{base}/?smoothing=0#hparams", folder / "tensorboard_hparams_table.png")
-        shoot(driver, f"{base}/?smoothing=0#hparams", folder / "tensorboard_parallel_coordinates.png",
+        shoot(driver, f"{base}#hparams", folder / "tensorboard_hparams_table.png")
+        shoot(driver, f"{base}#hparams", folder / "tensorboard_parallel_coordinates.png",
               clicks=("PARALLEL COORDINATES VIEW",))  # fmt: skip
         # TensorBoard's default scaling ignores "outliers": with a few runs of 5 points, the best runs' ends.
-        shoot(driver, f"{base}/?smoothing=0#timeseries", folder / "tensorboard_time_series.png",
+        shoot(driver, f"{base}#timeseries", folder / "tensorboard_time_series.png",
               clicks=("Ignore outliers in chart scaling",))  # fmt: skip
     finally:
         driver.quit()

@@ -6,18 +6,29 @@ python src/serve_tensorboard.py outputs/multirun/<sweep folder>  # one sweep
 
 import argparse
 import contextlib
+import json
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import urllib.parse
 from pathlib import Path
 
 from mlplab.tensorboard_view import build_view, link_new_events
 
 # Curves of 3-40 points: TensorBoard's default smoothing (0.6) moves them visibly and can swap two runs.
 SMOOTHING = 0
+# TIME SERIES sorts its cards by tag, so acc/test (one point per run) would come first: the link pins the
+# validation curves above them. TensorBoard reads pins from its URL (its own links carry them so).
+PINNED = ("acc/val", "loss/val")
 RESCAN_S = 10  # how often event files that runs add later (eval, resume) are linked into the view
+
+
+def address(host: str, port: int) -> str:
+    """The address to open: no smoothing, the validation curves pinned first."""
+    pins = json.dumps([{"plugin": "scalars", "tag": tag} for tag in PINNED], separators=(",", ":"))
+    return f"http://{host}:{port}/?" + urllib.parse.urlencode({"smoothing": SMOOTHING, "pinnedCards": pins})
 
 
 def guide(url: str, folder: Path, names: list[str]) -> str:
@@ -25,10 +36,12 @@ def guide(url: str, folder: Path, names: list[str]) -> str:
     shown = ", ".join(names[:6]) + (f", ... ({len(names)} runs)" if len(names) > 6 else "")
     return "\n".join([
         f"TensorBoard for {folder}: {shown}",
-        f"  {url}#hparams      HPARAMS: a row per run; only the settings that differ, then test and val accuracy",
-        "                       (PARALLEL COORDINATES VIEW: each setting against the accuracy)",
-        f"  {url}#timeseries   TIME SERIES: acc/ and loss/ curves (train, val, test), with smoothing {SMOOTHING};",
-        "                       acc/test is one point per run: untick Settings > 'Ignore outliers' to see them all",
+        f"  {url}#timeseries",
+        "      TIME SERIES: acc/val and loss/val pinned first, then acc/ and loss/ for train, val and test,",
+        f"      smoothing {SMOOTHING}; acc/test is one point per run: untick Settings > 'Ignore outliers' to see all",
+        f"  {url.split('&', 1)[0]}#hparams",
+        "      HPARAMS: a row per run, only the settings that differ, then test and val accuracy",
+        "      (PARALLEL COORDINATES VIEW: each setting against the accuracy)",
         "  runs started after this appear when you restart it; Ctrl-C stops it",
     ])  # fmt: skip
 
@@ -44,13 +57,16 @@ def main() -> None:
         parser.error(f"{args.folder} is not a folder; give a folder of runs, e.g. outputs or outputs/multirun/<sweep>")
     # `kill` (or a test's terminate) stops TensorBoard and removes the view, as Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    view = Path(tempfile.mkdtemp(prefix="mlplab-tensorboard-"))
+    temporary = Path(tempfile.mkdtemp(prefix="mlplab-tensorboard-"))
+    # Named as the folder served: where TensorBoard names its data (SCALARS), it names the user's sweep.
+    view = temporary / args.folder.resolve().name
+    view.mkdir()
     server = None
     try:
         names = build_view(args.folder.resolve(), view)
         if not names:
             parser.error(f"no runs with TensorBoard events under {args.folder}")
-        print(guide(f"http://{args.host}:{args.port}/?smoothing={SMOOTHING}", args.folder, list(names)), flush=True)
+        print(guide(address(args.host, args.port), args.folder, list(names)), flush=True)
         command = [sys.executable, "-m", "tensorboard.main", "--logdir", str(view), "--host", args.host]
         server = subprocess.Popen([*command, "--port", str(args.port)])
         with contextlib.suppress(KeyboardInterrupt):  # TensorBoard gets the same Ctrl-C and stops on its own
@@ -62,7 +78,7 @@ def main() -> None:
         if server is not None and server.poll() is None:
             server.terminate()
             server.wait(timeout=30)
-        shutil.rmtree(view)
+        shutil.rmtree(temporary)
 
 
 if __name__ == "__main__":

@@ -93,8 +93,8 @@ def served(folder: Path) -> Iterator[tuple[TensorBoard, str]]:
             return False
 
     try:
-        processes.wait_until(lambda: server.output().count("\n") >= 5, "the guide's 5 lines", process=server)
-        guide = "".join(server.lines[:5])
+        processes.wait_until(lambda: server.output().count("\n") >= 8, "the guide's 8 lines", process=server)
+        guide = "".join(server.lines[:8])
         processes.wait_until(every_session_read, "every run in HPARAMS", timeout=90, process=server)
         yield board, guide
     finally:
@@ -141,6 +141,12 @@ def test_a_sweep_opens_on_its_swept_choices_against_test_accuracy(outputs: Path)
             # test accuracy where the curves end, not a dot at step 0
             assert board.scalars(row["name"], "acc/test")[-1][1] == board.scalars(row["name"], "acc/train")[-1][1]
         tags = board.get("/data/plugin/scalars/tags")[f"{JOBS[0]}-{TINY}"]
+        # TIME SERIES sorts cards by tag (acc/test first): the printed link pins the validation curves above.
+        link = next(word for word in guide.split() if word.endswith("#timeseries"))
+        pinned = json.loads(urllib.parse.parse_qs(urllib.parse.urlsplit(link).query)["pinnedCards"][0])
+        assert pinned == [{"plugin": "scalars", "tag": "acc/val"}, {"plugin": "scalars", "tag": "loss/val"}]
+        assert all({"acc/val", "loss/val"} <= set(t) for t in board.get("/data/plugin/scalars/tags").values())
+        assert link.startswith(f"http://127.0.0.1:{board.port}/?")
         assert [t for t in tags if t.startswith("lr")] == ["lr"], "one lr tag for every optimiser"
         # Evaluating a run while it is served: its results join the run in the view.
         evaluate = [sys.executable, str(ROOT / "src" / "eval.py"), str(sweep / f"{JOBS[0]}-{TINY}")]
@@ -168,7 +174,7 @@ def test_all_of_outputs_names_each_run_by_what_distinguishes_it(outputs: Path) -
 def test_run_and_job_folders_are_named_by_their_values(outputs: Path) -> None:
     singles = sorted(split_folder_name(run.name)[0] for run in (outputs / "runs").iterdir())
     assert singles == [
-        "concise-relu-h512x2-dropout=0.2-init_std=0.02-batch_size=64-val_size=200",  # whole parts, 80 characters at most
+        "concise-relu-h512x2-dropout=0.2-init_std=0.02-batch_size=64-val_size=200",  # whole parts, at most 80
         "scratch-sigmoid-batch_size=64-val_size=200-max_epochs=2",
     ]
     # The same rule names a sweep's jobs: a job reads as a single run with the same settings would.
