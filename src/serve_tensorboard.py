@@ -7,6 +7,7 @@ python src/serve_tensorboard.py outputs/multirun/<sweep folder>  # one sweep
 import argparse
 import contextlib
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -22,6 +23,9 @@ SMOOTHING = 0
 # TIME SERIES sorts its cards by tag, so acc/test (one point per run) would come first: the link pins the
 # validation curves above them. TensorBoard reads pins from its URL (its own links carry them so).
 PINNED = ("acc/val", "loss/val")
+# TensorBoard has 7 run colours: beside other runs, a sweep's share them. Grouped by this regex's capture,
+# the time in a view name (`concise-relu_12-04_09-47-50_3`), each sweep and each single run has one colour.
+BY_SWEEP = r"_(\d\d-\d\d_\d\d-\d\d-\d\d)(?:_\d+)?$"
 RESCAN_S = 10  # how often event files that runs add later (eval, resume) are linked into the view
 
 
@@ -42,8 +46,17 @@ def guide(url: str, folder: Path, names: list[str]) -> str:
         f"  {url.split('&', 1)[0]}#hparams",
         "      HPARAMS: a row per run, only the settings that differ, then test and val accuracy",
         "      (PARALLEL COORDINATES VIEW: each setting against the accuracy)",
+        *by_sweep(url, names),
         "  runs started after this appear when you restart it; Ctrl-C stops it",
     ])  # fmt: skip
+
+
+def by_sweep(url: str, names: list[str]) -> list[str]:
+    """Where runs of more than one sweep or run are served: the link that colours them by sweep."""
+    if len({match.group(1) for name in names if (match := re.search(BY_SWEEP, name))}) < 2:
+        return []
+    colours = urllib.parse.urlencode({"runColorGroup": f"regex:{BY_SWEEP}"})
+    return [f"  {url}&{colours}#timeseries", "      the same, one colour per sweep (TensorBoard has 7 for runs)"]
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import socket
 import sys
 import urllib.parse
@@ -93,8 +94,8 @@ def served(folder: Path) -> Iterator[tuple[TensorBoard, str]]:
             return False
 
     try:
-        processes.wait_until(lambda: server.output().count("\n") >= 8, "the guide's 8 lines", process=server)
-        guide = "".join(server.lines[:8])
+        processes.wait_until(lambda: "Ctrl-C stops it" in server.output(), "the guide", process=server)
+        guide = server.output().split("Ctrl-C stops it")[0]
         processes.wait_until(every_session_read, "every run in HPARAMS", timeout=90, process=server)
         yield board, guide
     finally:
@@ -159,7 +160,7 @@ def test_a_sweep_opens_on_its_swept_choices_against_test_accuracy(outputs: Path)
 
 
 def test_all_of_outputs_names_each_run_by_what_distinguishes_it(outputs: Path) -> None:
-    with served(outputs) as (board, _):
+    with served(outputs) as (board, guide):
         rows = _check_opens_on_what_differs(board, {"model", "activation", "hidden"}, runs=6)
     names = [row["name"] for row in rows]
     assert len({name[:15] for name in names}) == 6, f"HPARAMS shows about 15 characters of a name: {names}"
@@ -169,6 +170,12 @@ def test_all_of_outputs_names_each_run_by_what_distinguishes_it(outputs: Path) -
     stamp = split_folder_name(sweep.name)[1]
     jobs = sorted(n for n in names if f"_{stamp}_" in n)
     assert jobs == sorted(f"{job[2:]}-{TINY}_{stamp}_{job[0]}" for job in JOBS), names
+    # TensorBoard's 7 colours do not go round 6 runs: the printed link colours by sweep, each single run its own.
+    link = next(word for word in guide.split() if "runColorGroup" in word)
+    colour = urllib.parse.parse_qs(urllib.parse.urlsplit(link).query)["runColorGroup"][0]
+    assert colour.startswith("regex:")
+    groups = [re.search(colour.removeprefix("regex:"), name).groups() for name in names]
+    assert len(set(groups)) == 3 and len({groups[names.index(job)] for job in jobs}) == 1, groups
 
 
 def test_run_and_job_folders_are_named_by_their_values(outputs: Path) -> None:
