@@ -1,6 +1,7 @@
 """The data module on synthetic IDX files: where it looks, what it decodes, how it splits and batches."""
 
 import gzip
+import os
 from pathlib import Path
 
 import numpy as np
@@ -145,6 +146,24 @@ def test_idx_with_fewer_bytes_than_its_header_promises_is_rejected(tmp_path: Pat
     path.write_bytes(gzip.compress(gzip.decompress(path.read_bytes())[:-28]))
     with pytest.raises(DataError, match="truncated or damaged"):
         read_idx(path, ndim=3)
+
+
+def test_a_file_read_again_in_one_process_is_decoded_afresh_once_it_has_changed(tmp_path: Path) -> None:
+    # A sweep's jobs in one process share what was decoded; a file replaced or rewritten since is read again.
+    path = tmp_path / "images"
+    write_idx(path, np.zeros((4, 28, 28), dtype=np.uint8))
+    assert int(read_idx(path, ndim=3).sum()) == 0
+    assert read_idx(path, ndim=3) is read_idx(path, ndim=3), "the same file: decoded once"
+    replacement = tmp_path / "new"
+    write_idx(replacement, np.ones((4, 28, 28), dtype=np.uint8))
+    replacement.replace(path)  # another file under the same name
+    assert int(read_idx(path, ndim=3).sum()) == 4 * 28 * 28
+    write_idx(path, np.full((5, 28, 28), 2, dtype=np.uint8))  # rewritten in place, another size
+    assert int(read_idx(path, ndim=3).sum()) == 2 * 5 * 28 * 28
+    stat = path.stat()
+    write_idx(path, np.full((5, 28, 28), 3, dtype=np.uint8))  # in place, the same size, a later time
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    assert int(read_idx(path, ndim=3).sum()) == 3 * 5 * 28 * 28
 
 
 def test_labels_file_given_as_images_is_rejected_by_its_magic_number(tmp_path: Path) -> None:

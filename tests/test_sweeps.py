@@ -4,12 +4,14 @@ Optuna searches: test_search.py.
 """
 
 import csv
+import json
 import subprocess
 import sys
 from datetime import datetime
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 import processes
@@ -56,6 +58,25 @@ def test_two_job_multirun_names_jobs_by_one_rule_and_summarises_them(fake_data: 
         assert row["status"] == "completed" and row["epochs"] == "1" and float(row["wall_s"]) > 0
     assert "| rank | job | overrides |" in (sweep / "summary.md").read_text()
     assert (sweep / "val_acc.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_jobs_after_the_first_train_as_single_runs_do(fake_data: Path, tmp_path: Path) -> None:
+    # The second job reuses what the first decoded and hashed in the same process: the same data, the
+    # same weights, the same metrics as a run of its own.
+    sweep = tmp_path / "sweep"
+    assert _multirun(fake_data, sweep, "seed=1,2").returncode == 0
+    (second,) = sweep.glob("1_*")
+    overrides = [o for o in tiny_overrides(fake_data, tmp_path / "alone") if not o.startswith("trainer.max_epochs")]
+    command = [sys.executable, str(ROOT / "src" / "train.py"), *overrides, "trainer.max_epochs=1", "seed=2"]
+    assert processes.run(command, capture_output=True, timeout=600).returncode == 0
+    runs = (second, tmp_path / "alone")
+    metrics = [json.loads((run / "metrics.json").read_text()) for run in runs]
+    for values in metrics:
+        del values["time/train_epoch_s"]  # the one number that depends on the machine's load
+    assert metrics[0] == metrics[1]
+    assert (runs[0] / "data.json").read_text() == (runs[1] / "data.json").read_text()
+    weights = [torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"] for run in runs]
+    assert weights[0].keys() == weights[1].keys() and all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
 
 
 def test_a_failed_job_is_recorded_and_the_others_complete(fake_data: Path, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 import mlplab.config  # noqa: F401 - registers the resolvers a run's config.yaml uses
@@ -63,6 +64,9 @@ def hidden_name(widths: Iterable[int]) -> str:
 
 def run_choices(run_folder: Path) -> dict[str, Any]:
     """The config-group choices Hydra recorded for a run ({} for a run composed without Hydra's run folder)."""
+    if HydraConfig.initialized() and Path(HydraConfig.get().runtime.output_dir) == run_folder:
+        # The job running now: what its hydra.yaml says, without parsing the file.
+        return dict(OmegaConf.to_container(HydraConfig.get().runtime.choices))
     record = run_folder / ".hydra" / "hydra.yaml"
     if not record.is_file():
         return {}

@@ -50,14 +50,23 @@ def check_same_data(files: dict[str, Path], folder: Path) -> None:
             )
 
 
+# The checksums of files already hashed in this process (a sweep's jobs read the same files), keyed as
+# mlplab.data.idx keys its decoded files: a file replaced or rewritten is hashed afresh.
+_digests: dict[tuple, str] = {}
+
+
+def _digest(path: Path, algorithm: str) -> str:
+    stat = path.stat()
+    key = (str(path.resolve()), algorithm, stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    if key not in _digests:
+        with open(path, "rb") as file:
+            _digests[key] = hashlib.file_digest(file, algorithm).hexdigest()
+    return _digests[key]
+
+
 def _describe(key: str, path: Path, source: DataSource) -> dict:
     """A file's path, size and SHA-256, and whether it is the published file where that is known."""
-    sha256, md5 = hashlib.sha256(), hashlib.md5()
-    with open(path, "rb") as file:
-        while chunk := file.read(1 << 20):
-            sha256.update(chunk)
-            md5.update(chunk)
-    described = {"path": str(path.resolve()), "bytes": path.stat().st_size, "sha256": sha256.hexdigest()}
+    described = {"path": str(path.resolve()), "bytes": path.stat().st_size, "sha256": _digest(path, "sha256")}
     if key in source.published_md5 and path.suffix == ".gz":
-        described["same_bytes_as_published"] = md5.hexdigest() == source.published_md5[key]
+        described["same_bytes_as_published"] = _digest(path, "md5") == source.published_md5[key]
     return described
