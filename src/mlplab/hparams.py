@@ -64,9 +64,10 @@ def hidden_name(widths: Iterable[int]) -> str:
 
 def run_choices(run_folder: Path) -> dict[str, Any]:
     """The config-group choices Hydra recorded for a run ({} for a run composed without Hydra's run folder)."""
-    if HydraConfig.initialized() and Path(HydraConfig.get().runtime.output_dir) == run_folder:
+    hydra = HydraConfig.get() if HydraConfig.initialized() else None
+    if hydra is not None and OmegaConf.select(hydra, "runtime.output_dir", throw_on_missing=False) == str(run_folder):
         # The job running now: what its hydra.yaml says, without parsing the file.
-        return dict(OmegaConf.to_container(HydraConfig.get().runtime.choices))
+        return dict(OmegaConf.to_container(hydra.runtime.choices))
     record = run_folder / ".hydra" / "hydra.yaml"
     if not record.is_file():
         return {}
