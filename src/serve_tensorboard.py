@@ -23,9 +23,10 @@ SMOOTHING = 0
 # TIME SERIES sorts its cards by tag, so acc/test (one point per run) would come first: the link pins the
 # validation curves above them. TensorBoard reads pins from its URL (its own links carry them so).
 PINNED = ("acc/val", "loss/val")
-# TensorBoard has 7 run colours: beside other runs, a sweep's share them. Grouped by this regex's capture,
-# the time in a view name (`concise-relu_12-04_09-47-50_3`), each sweep and each single run has one colour.
-BY_SWEEP = r"_(\d\d-\d\d_\d\d-\d\d-\d\d)(?:_\d+)?$"
+# TensorBoard has 7 run colours and goes round them. Grouped by this regex's capture, a job's sweep
+# (`concise-relu@12-04_09-47-50_3`, `concise-relu@lr_study_0`) or a single run's time, each sweep and
+# each single run has one colour (up to 7 of them).
+BY_SWEEP = r"@(.+)_\d+$|_(\d\d-\d\d_\d\d-\d\d-\d\d)$"
 RESCAN_S = 10  # how often event files that runs add later (eval, resume) are linked into the view
 
 
@@ -53,10 +54,10 @@ def guide(url: str, folder: Path, names: list[str]) -> str:
 
 def by_sweep(url: str, names: list[str]) -> list[str]:
     """Where runs of more than one sweep or run are served: the link that colours them by sweep."""
-    if len({match.group(1) for name in names if (match := re.search(BY_SWEEP, name))}) < 2:
+    if len({match.groups() for name in names if (match := re.search(BY_SWEEP, name))}) < 2:
         return []
     colours = urllib.parse.urlencode({"runColorGroup": f"regex:{BY_SWEEP}"})
-    return [f"  {url}&{colours}#timeseries", "      the same, one colour per sweep (TensorBoard has 7 for runs)"]
+    return [f"  {url}&{colours}#timeseries", "      the same, one colour per sweep (7 colours: more sweeps share them)"]
 
 
 def main() -> None:

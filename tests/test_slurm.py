@@ -40,8 +40,8 @@ pytestmark = [
 # install may point elsewhere).
 ENV = os.environ | {"PYTHONPATH": str(ROOT / "src"), "PYTHONUNBUFFERED": "1"}
 SLURM = ["hydra/launcher=slurm", "hydra.launcher.timeout_min=10", "threads=1"]
-# A long job's name, before its seed: model, activation, then the command line's settings in order.
-JOB = "scratch-relu-batch_size=64-val_size=200-max_epochs=150"
+# The long jobs' names: model, activation, then the command line's settings in the order of their keys.
+JOBS = [f"{i}_scratch-relu-batch_size=64-val_size=200-seed={i + 1}-max_epochs=150" for i in range(2)]
 # A 1-minute limit. SLURM sends the time-limit signal at the first of its 30-second checks that falls
 # within signal_delay_s + 30 s of the limit: 25-55 s into an attempt here, after the job's imports (a
 # signal during them kills the job before submitit's handler is installed).
@@ -189,7 +189,7 @@ def test_scancel_of_a_running_job_ends_the_sweep_with_the_job_interrupted_and_it
     sweep = tmp_path / "sweep"
     # Jobs of about half a minute: the first is cancelled in its first seconds, the second trains to its end.
     sweep_process = processes.Process(_sweep_command(slow_data, sweep, "trainer.max_epochs=150", "seed=1,2"), env=ENV)
-    cancelled, other = sweep / f"0_{JOB}-seed=1", sweep / f"1_{JOB}-seed=2"
+    cancelled, other = sweep / JOBS[0], sweep / JOBS[1]
     _wait_for(cancelled / "train.log", "epoch 1,")
     _wait_for(other / "train.log", "epoch 1,")
     job = _status(cancelled)["slurm_job"]
@@ -212,7 +212,7 @@ def test_a_stopped_sweep_names_the_jobs_it_leaves_running_and_summarises_what_it
 ) -> None:
     sweep = tmp_path / "sweep"
     sweep_process = processes.Process(_sweep_command(slow_data, sweep, "trainer.max_epochs=150", "seed=1,2"), env=ENV)
-    folders = [sweep / f"0_{JOB}-seed=1", sweep / f"1_{JOB}-seed=2"]
+    folders = [sweep / job for job in JOBS]
     for folder in folders:
         _wait_for(folder / "train.log", "epoch 1,")
     jobs = [_status(folder)["slurm_job"] for folder in folders]

@@ -60,6 +60,16 @@ def test_two_job_multirun_names_jobs_by_one_rule_and_summarises_them(fake_data: 
     assert (sweep / "val_acc.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_a_long_name_keeps_the_value_the_sweep_varies(fake_data: Path, tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    fixed = ("model=concise", "hidden=[512,256,128]", "optimizer=adamw", "scheduler=cosine", "model.dropout=0.3")
+    assert _multirun(fake_data, sweep, *fixed, "seed=1,2").returncode == 0
+    jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
+    assert [job.split("seed=")[1][0] for job in jobs] == ["1", "2"], jobs  # other settings left out, not the seed
+    kept = "concise-relu-h512-256-128-adamw-cosine"  # what trains comes first
+    assert all(len(job) <= 2 + 80 and job.startswith(f"{job[0]}_{kept}") for job in jobs), jobs
+
+
 def test_jobs_after_the_first_train_as_single_runs_do(fake_data: Path, tmp_path: Path) -> None:
     # The second job reuses what the first decoded and hashed in the same process: the same data, the
     # same weights, the same metrics as a run of its own.

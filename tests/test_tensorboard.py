@@ -16,7 +16,7 @@ import pytest
 import processes
 from conftest import ROOT, tiny_overrides
 from mlplab.hparams import hparam_name
-from mlplab.naming import name_part, split_folder_name
+from mlplab.naming import split_folder_name
 
 # Every test here trains sweeps or serves TensorBoard in processes of their own.
 pytestmark = pytest.mark.slow
@@ -164,12 +164,12 @@ def test_all_of_outputs_names_each_run_by_what_distinguishes_it(outputs: Path) -
         rows = _check_opens_on_what_differs(board, {"model", "activation", "hidden"}, runs=6)
     names = [row["name"] for row in rows]
     assert len({name[:15] for name in names}) == 6, f"HPARAMS shows about 15 characters of a name: {names}"
-    assert sum(n.startswith(("scratch-sigmoid-", "concise-relu-h512x2-dropout")) for n in names) == 2, names
+    assert sum(n.startswith(("scratch-sigmoid-", "concise-relu-h512x2-")) for n in names) == 2, names
     # Shown beside other runs, a sweep's job carries its sweep (when it started) and its number.
     (sweep,) = (outputs / "multirun").iterdir()
     stamp = split_folder_name(sweep.name)[1]
-    jobs = sorted(n for n in names if f"_{stamp}_" in n)
-    assert jobs == sorted(f"{job[2:]}-{TINY}_{stamp}_{job[0]}" for job in JOBS), names
+    jobs = sorted(n for n in names if f"@{stamp}_" in n)
+    assert jobs == sorted(f"{job[2:]}-{TINY}@{stamp}_{job[0]}" for job in JOBS), names
     # TensorBoard's 7 colours do not go round 6 runs: the printed link colours by sweep, each single run its own.
     link = next(word for word in guide.split() if "runColorGroup" in word)
     colour = urllib.parse.parse_qs(urllib.parse.urlsplit(link).query)["runColorGroup"][0]
@@ -181,19 +181,14 @@ def test_all_of_outputs_names_each_run_by_what_distinguishes_it(outputs: Path) -
 def test_run_and_job_folders_are_named_by_their_values(outputs: Path) -> None:
     singles = sorted(split_folder_name(run.name)[0] for run in (outputs / "runs").iterdir())
     assert singles == [
-        "concise-relu-h512x2-dropout=0.2-init_std=0.02-batch_size=64-val_size=200",  # whole parts, at most 80
+        # In one order whatever the command line's; past 80 characters the last parts are left out.
+        "concise-relu-h512x2-batch_size=64-val_size=200-dropout=0.2-init_std=0.02",
         "scratch-sigmoid-batch_size=64-val_size=200-max_epochs=2",
     ]
     # The same rule names a sweep's jobs: a job reads as a single run with the same settings would.
     assert sorted(p.name for p in next((outputs / "multirun").iterdir()).iterdir() if p.is_dir()) == sorted(
         f"{job}-{TINY}" for job in JOBS
     )
-    assert name_part("model.hidden=[512,128]") == "h512-128" and name_part("model.hidden=[64, 64, 64]") == "h64x3"
-    assert name_part("data.data_dir=/somewhere") is None and name_part("threads=1") is None
-    # Numbers as people read them, to 3 significant digits: an Optuna trial's lr no longer fills the name.
-    assert name_part("model.optimizer.lr=0.05611516415334506") == "lr0.0561" and name_part("lr=1e-05") == "lr1e-05"
-    assert name_part("hidden=512") == "h512" and name_part("model.hidden=[1024]") == "h1024"
-    assert name_part("optimizer=adamw") == "adamw" and name_part("seed=7") == "seed=7"
     assert split_folder_name("2026-12-02_12-10-05_123456_concise-tanh") == ("concise-tanh", "12-02_12-10-05")
 
 

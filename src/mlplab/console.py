@@ -8,6 +8,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from mlplab.logs import QuietLightning
+from mlplab.naming import for_people
 
 # Lightning's messages that no user can act on: banners about hardware, hints for other set-ups.
 QUIET_WARNINGS = (
@@ -39,11 +40,12 @@ def describe(cfg: DictConfig, model_name: str) -> str:
     layers = [(a + 1) * b for a, b in zip(widths, widths[1:], strict=False)]
     optimizer = cfg.model.optimizer._target_.rsplit(".", 1)[-1]
     epochs = cfg.trainer.max_epochs
+    lr = for_people(float(cfg.model.optimizer.lr))  # an Optuna trial's 0.05611516415334506 as 0.0561
     schedule = f" ({cfg.model.scheduler._target_.rsplit('.', 1)[-1]})" if cfg.model.get("scheduler") else ""
     return (
         f"{model_name} {'-'.join(map(str, widths))}, {cfg.model.activation}, "
         f"{sum(layers):,} parameters ({' + '.join(f'{n:,}' for n in layers)}); "
-        f"{optimizer} lr {cfg.model.optimizer.lr:g}{schedule}, {epochs} epoch{'s' * (epochs != 1)} of batch "
+        f"{optimizer} lr {lr}{schedule}, {epochs} epoch{'s' * (epochs != 1)} of batch "
         f"{cfg.data.batch_size}, {cfg.trainer.precision} on {cfg.trainer.accelerator}, seed {cfg.seed}"
     )
 

@@ -69,7 +69,7 @@ def job_label() -> str:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from mlplab.naming import run_name
+    from mlplab.naming import JOB
 
     if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
         return ""
@@ -80,7 +80,10 @@ def job_label() -> str:
     jobs = os.environ.get("MLPLAB_SWEEP_JOBS")
     # A resumed search numbers its trials on from the study's: `[5/2 ...]` would read as nonsense.
     counted = jobs is not None and jobs.isdigit() and number <= int(jobs)
-    return f"[{number}/{jobs} {run_name()}]" if counted else f"[{number} {run_name()}]"
+    # The job's name as its folder has it (`3_concise-tanh`), resolved by Hydra with the job's config.
+    folder = Path(str(OmegaConf.select(HydraConfig.get(), "runtime.output_dir", throw_on_missing=False))).name
+    name = match.group(2) if (match := JOB.match(folder)) else folder
+    return f"[{number}/{jobs} {name}]" if counted else f"[{number} {name}]"
 
 
 def configure_logging(log_file: Path) -> None:

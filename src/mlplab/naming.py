@@ -1,9 +1,12 @@
-"""Name every run and sweep job by one rule: what it trains, then what differs from the defaults.
+"""Name every run and sweep job by one rule: what it trains, then what the command line sets.
 
 `concise-tanh-h512x2-lr0.1`: the preset if any, the model and the activation (always, so that names
-compare across sweeps), then each other setting given on the command line in one fixed order (width as
-`h<widths>`, learning rate as `lr<value>`, optimiser and schedule by name, the rest as `key=value`).
-A sweep job's folder is its number and this name: `3_concise-tanh-lr0.1`.
+compare across sweeps), then each other setting given on the command line, in one fixed order: width,
+learning rate, optimiser, schedule, then the rest by key (`data.batch_size` before `seed` before
+`trainer.max_epochs`). Values are read from the config as it ran, so one setting has one spelling
+(`lr=small` and `lr=0.1` are both `lr0.1`; `hidden=256` and `hidden=256x1` both `h256x1`). A sweep
+job's folder is its number and this name: `3_concise-tanh-lr0.1`; a name longer than MAX_LENGTH loses
+its last parts, never the values the sweep varies.
 
 The resolver `${mlplab_run_name:}` is registered when this module is imported: Hydra resolves a job's
 folder name in the launcher's worker process before any of our code runs there, and importing the
@@ -11,20 +14,26 @@ task function's modules makes it known.
 """
 
 import re
+from pathlib import Path
+from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import OmegaConf
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.types import RunMode
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 # Named by the value alone, as it reads for what it is (`concise`, `tanh`, `adamw`, `cosine`).
 NAMED_BY_VALUE = ("experiment", "model", "activation", "optimizer", "scheduler")
 # Named by a short prefix and the value: a bare 256 or 0.1 says nothing of what it is.
 PREFIXED = {"hidden": "h", "lr": "lr"}
-# The order of the parts, whatever the command line's: what trains first, then how.
+# Where the value that ran is, for settings with several spellings (lr=small, hidden=256).
+FROM_CONFIG = {"hidden": "model.hidden", "lr": "model.optimizer.lr"}
+# The order of the parts, whatever the command line's: what trains first, then how, then the rest by key.
 ORDER = ("experiment", "model", "activation", "hidden", "lr", "optimizer", "scheduler")
 # Overrides that say where or how a run computes, not what it trains: never part of a name.
 NOT_NAMING = ("hydra", "output_dir", "outputs", "threads", "compile", "accelerator", "trainer.accelerator",
               "trainer.devices", "trainer.strategy", "trainer.num_nodes", "data.data_dir", "data.system_dir",
-              "data.download", "callbacks", "logger")  # fmt: skip
+              "data.download", "callbacks", "logger", "hparams_search")  # fmt: skip
 MAX_LENGTH = 80  # a folder name, not a record: the full config is in config.yaml
 # A folder name as this module writes it: `<date>_<time>_<microseconds>[_<what>]` or `<job number>_<what>`.
 STAMPED = re.compile(r"^(\d{4})-(\d{2}-\d{2})_(\d{2}-\d{2}-\d{2})_\d{6}(?:_(.+))?$")
@@ -45,54 +54,94 @@ def for_people(value: object) -> str:
     return str(value)
 
 
-def _value(value: str) -> str:
-    """An override's value as it reads in a name: lists as widths (`512x2`, `512-128`), no slashes or spaces."""
-    value = for_people(value)
-    items = value.strip("[]").replace(" ", "").split(",") if value.startswith("[") else [value]
-    if len(items) > 1 and len(set(items)) == 1:
-        return f"{items[0]}x{len(items)}"
-    return "-".join(items).replace("/", "-")
+def _value(value: Any) -> str:
+    """A value as it reads in a name: widths as `512x2` or `512-128`, numbers to 3 digits, no slashes or spaces."""
+    if isinstance(value, str) and value.startswith("["):
+        value = value.strip("[]").replace(" ", "").split(",")
+    if isinstance(value, list | tuple | ListConfig):
+        items = [for_people(item) for item in value]
+        return f"{items[0]}x{len(items)}" if len(set(items)) == 1 else "-".join(items)
+    return for_people(value).replace("/", "-").replace(" ", "")
+
+
+def _key(override: str) -> str:
+    """`+model.optimizer.lr=0.1` -> `model.optimizer.lr`."""
+    return override.partition("=")[0].lstrip("+~")
 
 
 def _short_key(override: str) -> str:
     """`model.optimizer.lr=0.1` -> `lr`: the last part of the key, which the name shows."""
-    return override.partition("=")[0].lstrip("+~").rsplit(".", 1)[-1]
+    return _key(override).rsplit(".", 1)[-1]
 
 
-def name_part(override: str) -> str | None:
-    """`model=concise` -> `concise`, `model.optimizer.lr=0.1` -> `lr0.1`, `hidden=512x2` -> `h512x2`,
-    `seed=1` -> `seed=1`; None for overrides that name nothing."""
-    key, _, value = override.partition("=")
-    if not value or key.lstrip("+~").startswith(NOT_NAMING):
+def _as_run(override: str, config: DictConfig | None) -> Any:
+    """The override's value as the run has it in `config` (one spelling per value), else as typed."""
+    key, value = _key(override), override.partition("=")[2]
+    where = FROM_CONFIG.get(_short_key(override), key)
+    if config is None:
+        return value
+    try:
+        ran = OmegaConf.select(config, where, throw_on_missing=False)
+    except Exception:  # noqa: BLE001 - an interpolation that does not resolve here: the typed value names it
+        return value
+    if isinstance(ran, ListConfig) and where == "model.hidden":
+        return [int(width) for width in ran]
+    return ran if isinstance(ran, int | float | str | bool) else value  # a group's node: named as typed
+
+
+def name_part(override: str, config: DictConfig | None = None) -> str | None:
+    """`model=concise` -> `concise`, `model.optimizer.lr=0.1` -> `lr0.1`, `hidden=[512,512]` -> `h512x2`,
+    `seed=1` -> `seed=1`; None for overrides that name nothing. Values from `config` where given."""
+    if not override.partition("=")[2] or _key(override).startswith(NOT_NAMING):
         return None
-    short = _short_key(override)
+    short, value = _short_key(override), _value(_as_run(override, config))
     if short in PREFIXED:
-        return f"{PREFIXED[short]}{_value(value)}"
-    return _value(value) if short in NAMED_BY_VALUE else f"{short}={_value(value)}"
+        if short == "hidden" and "x" not in value and "-" not in value:
+            value = f"{value}x1"  # one spelling for one layer, as HPARAMS shows it
+        return f"{PREFIXED[short]}{value}"
+    return value if short in NAMED_BY_VALUE else f"{short}={value}"
 
 
-def _join(parts: list[str]) -> str:
-    """The parts joined by `-`, each once, as many whole parts as fit in MAX_LENGTH."""
-    name = ""
-    for part in dict.fromkeys(p for p in parts if p):
-        if len(name) + len(part) + 1 > MAX_LENGTH:
-            break
-        name = f"{name}-{part}" if name else part
-    return name
+def _join(parts: list[tuple[str, bool]]) -> str:
+    """The parts joined by `-`, each once; past MAX_LENGTH the last parts not marked kept are left out."""
+    parts = list({part: kept for part, kept in parts if part}.items())
+    while len("-".join(part for part, _ in parts)) > MAX_LENGTH and any(not kept for _, kept in parts):
+        last = max(i for i, (_, kept) in enumerate(parts) if not kept)
+        del parts[last]
+    return "-".join(part for part, _ in parts)
 
 
-def run_name() -> str:
-    """This run's or job's name: its preset, model and activation, then the other overrides in ORDER."""
+def swept_keys() -> set[str]:
+    """Keys the current sweep varies: sweep syntax on the command line, or the sweeper's own params."""
+    hydra = HydraConfig.get()
+    if hydra.mode != RunMode.MULTIRUN:
+        return set()
+    keys = set(hydra.sweeper.get("params") or {})
+    multirun = Path(hydra.sweep.dir) / "multirun.yaml"
+    if multirun.is_file():  # the sweep's command line, saved by the sweeper before it launches jobs
+        task = OverridesParser.create().parse_overrides(list(OmegaConf.load(multirun).hydra.overrides.task))
+        keys -= {o.key_or_group for o in task if not o.is_sweep_override()}  # a single value fixes a param
+        keys |= {o.key_or_group for o in task if o.is_sweep_override()}
+    return {key.lstrip("+~") for key in keys}
+
+
+def run_name(*, _root_: DictConfig | None = None) -> str:
+    """This run's or job's name (`_root_`: its config, which OmegaConf hands a resolver)."""
     hydra = HydraConfig.get()
     choices = hydra.runtime.choices
     chosen = [choices.experiment] if choices.get("experiment") else []
-    chosen += [choices.model, choices.activation]
-    # The groups above are named by what was chosen, whether on the command line or by a preset.
+    chosen += [choices.model, choices.activation]  # by what was chosen, on the command line or by a preset
     # A key given twice on one command line trains with its last value: named by that one.
-    last = {o.partition("=")[0].lstrip("+~"): o for o in hydra.overrides.task}
-    overrides = [o for o in last.values() if _short_key(o) not in ("experiment", "model", "activation")]
-    in_order = sorted(overrides, key=lambda o: ORDER.index(_short_key(o)) if _short_key(o) in ORDER else len(ORDER))
-    return _join([*chosen, *(name_part(o) or "" for o in in_order)])
+    last = {_key(o): o for o in hydra.overrides.task if _short_key(o) not in ("experiment", "model", "activation")}
+
+    def position(key: str) -> tuple[int, str]:
+        short = key.rsplit(".", 1)[-1]
+        return (ORDER.index(short), "") if short in ORDER else (len(ORDER), key)
+
+    swept = swept_keys()
+    parts = [(part, True) for part in chosen]
+    parts += [(name_part(last[key], _root_) or "", key in swept) for key in sorted(last, key=position)]
+    return _join(parts)
 
 
 def split_folder_name(name: str) -> tuple[str, str | None]:

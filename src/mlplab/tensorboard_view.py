@@ -1,8 +1,8 @@
 """A folder of links that shows runs to TensorBoard under readable names, with one experiment summary for them all.
 
 TensorBoard names a run by its path below --logdir: `multirun/2026-12-02_.../0_scratch-relu/tensorboard`
-reads `multirun/2026-1…` in every row of HPARAMS. In the view the same run is `scratch-relu_12-02_12-10-05_0`
-(or `0_scratch-relu` when one sweep is served): what distinguishes it first, then when it ran.
+reads `multirun/2026-1…` in every row of HPARAMS. In the view the same run is `scratch-relu@12-02_12-10-05_0`
+(or `0_scratch-relu` when one sweep is served): what distinguishes it first, then its sweep and number.
 """
 
 import re
@@ -34,8 +34,9 @@ def view_name(run: Path, folder: Path) -> str:
     if when is None and job is not None:
         if run.parent == folder:
             return run.name  # one sweep served: its job folders' own names, `3_concise-tanh`
-        sweep_when = split_folder_name(run.parent.name)[1]
-        return f"{job.group(2)}_{sweep_when}_{job.group(1)}" if sweep_when else f"{job.group(2)}_{job.group(1)}"
+        # Beside other runs, `@` and its sweep: when it started, or the name its folder was given.
+        sweep = split_folder_name(run.parent.name)[1] or run.parent.name
+        return f"{job.group(2)}@{sweep}_{job.group(1)}"
     return f"{what}_{when}" if when else "_".join(run.relative_to(folder).parts)
 
 
