@@ -56,7 +56,9 @@ def test_two_job_multirun_names_jobs_by_one_rule_and_summarises_them(fake_data: 
         run = load_run(sweep / row["job"])
         assert float(row["val_acc"]) == pytest.approx(run.last("acc/val"), abs=1e-4), "table = logged values"
         assert row["status"] == "completed" and row["epochs"] == "1" and float(row["wall_s"]) > 0
-    assert "| rank | job | overrides |" in (sweep / "summary.md").read_text()
+    markdown = (sweep / "summary.md").read_text()
+    assert "| rank | job | overrides |" in markdown
+    assert all(f" {float(row['val_acc']):.4f} |" in markdown for row in rows), "every metric with 4 decimals"
     assert (sweep / "val_acc.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -48,7 +48,7 @@ class SweepSummary(Callback):
         from rich.console import Console
         from rich.table import Table
 
-        from mlplab.sweeps.summary import best_trial_line, objective_of, write_summary
+        from mlplab.sweeps.summary import best_trial_line, cell, objective_of, write_summary
 
         self.summarised = True
         folder = Path(config.hydra.sweep.dir)
@@ -64,7 +64,8 @@ class SweepSummary(Callback):
             table.add_column(column)
         for rank, row in enumerate(rows, start=1):
             objective = [getattr(row, f"{split}_{kind}")] if extra else []
-            cells = (rank, row.job, row.status, *objective, row.val_acc, row.test_acc, row.epochs, row.wall_s)
+            metrics = [cell("val_acc", value) for value in (*objective, row.val_acc, row.test_acc)]
+            cells = (rank, row.job, row.status, *metrics, row.epochs, row.wall_s)
             table.add_row(*("" if c is None else str(c) for c in cells))
         Console(width=160).print(table)
         if best := best_trial_line(folder):

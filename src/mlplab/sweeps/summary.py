@@ -16,6 +16,7 @@ from mlplab.status import read_status, write_text_atomic
 
 SEARCH_RESULTS = "optimization_results.yaml"  # an Optuna search's best trial (mlplab.sweeps.optuna_search)
 METRICS = ("acc/train", "acc/val", "acc/test", "loss/train", "loss/val", "loss/test")
+METRIC_COLUMNS = tuple(f"{split}_{kind}" for kind, split in (m.split("/") for m in METRICS))  # acc/val: val_acc
 
 
 @dataclass
@@ -111,11 +112,20 @@ def objective_of(folders: list[Path]) -> tuple[str, str]:
     return "acc/val", "maximize"
 
 
+def cell(column: str, value: object) -> str:
+    """A table cell as people read it: every metric with 4 decimals (0.8150, not 0.815 beside 0.8176)."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and column in METRIC_COLUMNS:
+        return f"{value:.4f}"
+    return str(value).replace("|", "/")
+
+
 def _markdown(rows: list[JobSummary]) -> str:
     columns = list(asdict(rows[0]))
     lines = ["| rank | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     for rank, row in enumerate(rows, start=1):
-        cells = ["" if v is None else str(v).replace("|", "/") for v in asdict(row).values()]
+        cells = [cell(column, value) for column, value in asdict(row).items()]
         lines.append(f"| {rank} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
