@@ -31,7 +31,7 @@ def test_adamw_with_cosine_schedule_trains_the_concise_model(make_cfg: Callable[
     assert lrs[0] == pytest.approx(1e-3) and lrs[0] > lrs[1] > lrs[2] > 0, "half a cosine over 3 epochs"
 
 
-@pytest.mark.parametrize("preset", ["fast", "wide"])
+@pytest.mark.parametrize("preset", ["fast", "wide", "minute"])
 def test_time_to_accuracy_presets_train_end_to_end(make_cfg: Callable[..., DictConfig], preset: str) -> None:
     cfg = make_cfg(f"experiment={preset}", "trainer.max_epochs=2")
     assert cfg.model.optimizer.nesterov if preset == "fast" else cfg.trainer.precision == "bf16-mixed"
