@@ -53,6 +53,12 @@ def test_parts_as_the_table_of_names_says() -> None:
     assert name_part("model.optimizer.lr=0.05611516415334506") == "lr0.0561" and name_part("lr=1e-05") == "lr1e-05"
     assert name_part("hidden=512") == "h512x1" and name_part("model.hidden=[1024]") == "h1024x1"
     assert name_part("optimizer=adamw") == "adamw" and name_part("seed=7") == "seed=7"
+    assert name_part("data.classes=[T-shirt/top,Trouser]") == "classes=T-shirt-top-Trouser", "no folder in a folder"
+
+
+def test_a_long_name_keeps_every_part_that_fits() -> None:
+    classes = "data.classes=[" + ",".join(f"class_number_{i}" for i in range(10)) + "]"  # far past 80 characters
+    assert _name(classes, "seed=3") == "scratch-relu-seed=3"  # the long part left out, the short one after it kept
 
 
 def test_beside_other_runs_a_job_carries_its_sweep_and_colours_by_it() -> None:

@@ -62,6 +62,18 @@ def test_two_job_multirun_names_jobs_by_one_rule_and_summarises_them(fake_data: 
     assert (sweep / "val_acc.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_a_grid_run_again_into_its_named_folder_is_refused_and_leaves_the_jobs_alone(
+    fake_data: Path, tmp_path: Path
+) -> None:
+    sweep = tmp_path / "lr_study"
+    assert _multirun(fake_data, sweep, "lr=0.1,0.2").returncode == 0
+    before = {job.name: (job / "status.json").read_bytes() for job in sweep.glob("[01]_*")}
+    again = _multirun(fake_data, sweep, "lr=0.1,0.2")
+    assert again.returncode == 2 and "Traceback" not in again.stderr
+    assert f"error: hydra.sweep.dir={sweep} already holds a sweep's jobs (0_scratch-relu-lr0.1-" in again.stderr
+    assert {job.name: (job / "status.json").read_bytes() for job in sweep.glob("[01]_*")} == before
+
+
 def test_a_long_name_keeps_the_value_the_sweep_varies(fake_data: Path, tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
     fixed = ("model=concise", "hidden=[512,256,128]", "optimizer=adamw", "scheduler=cosine", "model.dropout=0.3")

@@ -27,6 +27,7 @@ from omegaconf.errors import OmegaConfBaseException
 from mlplab.config import PROJECT, TrainConfig, check, check_search_objective, register_configs
 from mlplab.distributed import global_rank
 from mlplab.errors import ConfigError, MlplabError, StorageError, describe_os_error
+from mlplab.naming import JOB
 from mlplab.run_folder import already_holds_a_run, claimed, holds_a_run
 from mlplab.stop_signals import StoppedBeforeTraining, before_training
 
@@ -116,7 +117,7 @@ def check_command_line(overrides: list[str], multirun: bool) -> Path | None:
         assert cfg is not None
         HydraConfig.instance().set_config(cfg)  # the folder names' resolvers read Hydra's record of the job
         if multirun or cfg.hydra.mode == RunMode.MULTIRUN:
-            _check_writable(Path(cfg.hydra.sweep.dir), "hydra.sweep.dir")
+            _check_sweep_folder(Path(cfg.hydra.sweep.dir), search="optuna" in str(cfg.hydra.sweeper.get("_target_")))
             return None
         _check_run_folder(Path(cfg.hydra.run.dir))
         return Path(cfg.hydra.run.dir)
@@ -222,6 +223,21 @@ def _check_run_folder(folder: Path) -> None:
     if holds_a_run(folder):
         raise ConfigError(already_holds_a_run(folder))
     _check_writable(folder, "hydra.run.dir")
+
+
+def _check_sweep_folder(folder: Path, search: bool) -> None:
+    """A grid's folder: new, or without jobs; its job folders are numbered from 0 and would take the old ones'.
+
+    A search's folder may hold its earlier trials: its study goes on there, numbering trials on.
+    """
+    if not search and folder.is_dir():
+        jobs = sorted(job.name for job in folder.iterdir() if JOB.match(job.name) and holds_a_run(job))
+        if jobs:
+            raise ConfigError(
+                f"hydra.sweep.dir={folder} already holds a sweep's jobs ({', '.join(jobs[:2])}"
+                f"{', ...' if len(jobs) > 2 else ''}): give a new folder, or leave hydra.sweep.dir out"
+            )
+    _check_writable(folder, "hydra.sweep.dir")
 
 
 def _check_writable(folder: Path, key: str) -> None:

@@ -60,8 +60,8 @@ def _value(value: Any) -> str:
         value = value.strip("[]").replace(" ", "").split(",")
     if isinstance(value, list | tuple | ListConfig):
         items = [for_people(item) for item in value]
-        return f"{items[0]}x{len(items)}" if len(set(items)) == 1 else "-".join(items)
-    return for_people(value).replace("/", "-").replace(" ", "")
+        value = f"{items[0]}x{len(items)}" if len(set(items)) == 1 else "-".join(items)
+    return for_people(value).replace("/", "-").replace(" ", "")  # a name, never a folder inside a folder
 
 
 def _key(override: str) -> str:
@@ -103,12 +103,17 @@ def name_part(override: str, config: DictConfig | None = None) -> str | None:
 
 
 def _join(parts: list[tuple[str, bool]]) -> str:
-    """The parts joined by `-`, each once; past MAX_LENGTH the last parts not marked kept are left out."""
+    """The parts joined by `-`, each once, in order: every part marked kept, and of the others those that fit
+    in MAX_LENGTH beside them."""
     parts = list({part: kept for part, kept in parts if part}.items())
-    while len("-".join(part for part, _ in parts)) > MAX_LENGTH and any(not kept for _, kept in parts):
-        last = max(i for i, (_, kept) in enumerate(parts) if not kept)
-        del parts[last]
-    return "-".join(part for part, _ in parts)
+    room = MAX_LENGTH - len("-".join(part for part, kept in parts if kept))
+    chosen = []
+    for part, kept in parts:
+        if not kept and len(part) + 1 > room:
+            continue  # too long for what is left: a later, shorter part may still fit
+        room -= 0 if kept else len(part) + 1
+        chosen.append(part)
+    return "-".join(chosen)
 
 
 def swept_keys() -> set[str]:

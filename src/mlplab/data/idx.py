@@ -14,8 +14,9 @@ _MAGIC = {1: 0x00000801, 3: 0x00000803}
 
 
 # A sweep's jobs run one after another in one process and read the same four files: each is decoded
-# once. Keyed by what changes when a file is replaced or rewritten (inode, size, modification time),
-# so a changed file is read afresh. Callers copy before changing a tensor (indexing, .float() do).
+# once. Keyed by what changes when a file is replaced or rewritten (inode, size, modification and
+# change times: tar or cp -p may set the old modification time, never the change time), so a changed
+# file is read afresh. Callers copy before changing a tensor (indexing, .float() do).
 _decoded: dict[tuple, torch.Tensor] = {}
 _KEPT = 8  # files: a data set's four, and another's
 
@@ -26,7 +27,7 @@ def read_idx(path: Path, ndim: int) -> torch.Tensor:
         stat = path.stat()
     except OSError as err:
         raise DataError(f"{path}: cannot be read ({err}); delete it and run `make data`") from err
-    key = (str(path.resolve()), ndim, stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    key = (str(path.resolve()), ndim, stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
     if key not in _decoded:
         if len(_decoded) >= _KEPT:
             _decoded.clear()

@@ -57,7 +57,7 @@ _digests: dict[tuple, str] = {}
 
 def _digest(path: Path, algorithm: str) -> str:
     stat = path.stat()
-    key = (str(path.resolve()), algorithm, stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    key = (str(path.resolve()), algorithm, stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
     if key not in _digests:
         with open(path, "rb") as file:
             _digests[key] = hashlib.file_digest(file, algorithm).hexdigest()
