@@ -5,8 +5,8 @@ compare across sweeps), then each other setting given on the command line, in on
 learning rate, optimiser, schedule, then the rest by key (`data.batch_size` before `seed` before
 `trainer.max_epochs`). Values are read from the config as it ran, so one setting has one spelling
 (`lr=small` and `lr=0.1` are both `lr0.1`; `hidden=256` and `hidden=256x1` both `h256x1`). A sweep
-job's folder is its number and this name: `3_concise-tanh-lr0.1`; a name longer than MAX_LENGTH loses
-its last parts, never the values the sweep varies.
+job's folder is its number and this name: `3_concise-tanh-lr0.1`; past MAX_LENGTH a name keeps the
+parts that fit, and always the model, the activation and the values the sweep varies.
 
 The resolver `${mlplab_run_name:}` is registered when this module is imported: Hydra resolves a job's
 folder name in the launcher's worker process before any of our code runs there, and importing the
