@@ -112,12 +112,12 @@ def check_command_line(overrides: list[str], multirun: bool) -> Path | None:
             if number == 0:  # the first job says which sweeper runs the command line
                 _check_sweep_syntax(parsed, multirun or cfg.hydra.mode == RunMode.MULTIRUN, cfg)
             _check_job(cfg)
-            if "optuna" in str(cfg.hydra.sweeper.get("_target_", "")):
+            if _is_search(cfg):
                 check_search_objective(cfg)
         assert cfg is not None
         HydraConfig.instance().set_config(cfg)  # the folder names' resolvers read Hydra's record of the job
         if multirun or cfg.hydra.mode == RunMode.MULTIRUN:
-            _check_sweep_folder(Path(cfg.hydra.sweep.dir), search="optuna" in str(cfg.hydra.sweeper.get("_target_")))
+            _check_sweep_folder(Path(cfg.hydra.sweep.dir), search=_is_search(cfg))
             return None
         _check_run_folder(Path(cfg.hydra.run.dir))
         return Path(cfg.hydra.run.dir)
@@ -125,7 +125,7 @@ def check_command_line(overrides: list[str], multirun: bool) -> Path | None:
 
 def _check_sweep_syntax(parsed: list[Override], multirun: bool, cfg: DictConfig) -> None:
     """Values to sweep need -m; a range to search (interval) needs a search, which picks values from it."""
-    search = "optuna" in str(cfg.hydra.sweeper.get("_target_", ""))
+    search = _is_search(cfg)
     for override in parsed:
         if not override.is_sweep_override():
             continue
@@ -139,6 +139,11 @@ def _check_sweep_syntax(parsed: list[Override], multirun: bool, cfg: DictConfig)
             raise ConfigError(
                 f"{line} names several values: add -m to run one job per value (python src/train.py -m {line})"
             )
+
+
+def _is_search(cfg: DictConfig) -> bool:
+    """Whether the command line runs a hyperparameter search (hparams_search=optuna) rather than a grid."""
+    return "optuna" in str(cfg.hydra.sweeper.get("_target_", ""))
 
 
 def _jobs(parsed: list[Override]) -> Iterator[list[str]]:

@@ -84,9 +84,7 @@ def _as_run(override: str, config: DictConfig | None) -> Any:
         ran = OmegaConf.select(config, where, throw_on_missing=False)
     except Exception:  # noqa: BLE001 - an interpolation that does not resolve here: the typed value names it
         return value
-    if isinstance(ran, ListConfig) and where == "model.hidden":
-        return [int(width) for width in ran]
-    return ran if isinstance(ran, int | float | str | bool) else value  # a group's node: named as typed
+    return ran if isinstance(ran, int | float | str | bool | ListConfig) else value  # a group's node: as typed
 
 
 def name_part(override: str, config: DictConfig | None = None) -> str | None:

@@ -21,13 +21,18 @@ _decoded: dict[tuple, torch.Tensor] = {}
 _KEPT = 8  # files: a data set's four, and another's
 
 
+def file_identity(path: Path) -> tuple:
+    """What tells this file's content apart from a replaced or rewritten one's, without reading it."""
+    stat = path.stat()
+    return (str(path.resolve()), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+
+
 def read_idx(path: Path, ndim: int) -> torch.Tensor:
     """Read an IDX file of unsigned bytes with `ndim` dimensions into a uint8 tensor (shared: do not change it)."""
     try:
-        stat = path.stat()
+        key = (file_identity(path), ndim)
     except OSError as err:
         raise DataError(f"{path}: cannot be read ({err}); delete it and run `make data`") from err
-    key = (str(path.resolve()), ndim, stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
     if key not in _decoded:
         if len(_decoded) >= _KEPT:
             _decoded.clear()

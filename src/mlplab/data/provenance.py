@@ -5,6 +5,7 @@ import json
 import logging
 from pathlib import Path
 
+from mlplab.data.idx import file_identity
 from mlplab.data.locate import DataSource
 from mlplab.errors import DataError
 from mlplab.status import write_json_atomic
@@ -56,8 +57,7 @@ _digests: dict[tuple, str] = {}
 
 
 def _digest(path: Path, algorithm: str) -> str:
-    stat = path.stat()
-    key = (str(path.resolve()), algorithm, stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+    key = (file_identity(path), algorithm)
     if key not in _digests:
         with open(path, "rb") as file:
             _digests[key] = hashlib.file_digest(file, algorithm).hexdigest()
