@@ -12,7 +12,7 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 from mlplab.console import point_latest_at, shown_path
 from mlplab.distributed import adopt_submitit_tasks, check_multirun_ddp, global_rank, submitit_job
 from mlplab.errors import MlplabError
-from mlplab.slurm_job import being_requeued, earlier_attempt, time_limit_as_sigterm
+from mlplab.slurm_job import being_requeued, earlier_attempt, slurm_signals
 from mlplab.status import recorded_status
 from mlplab.stop_signals import stop_signals
 from mlplab.training import train
@@ -30,7 +30,7 @@ def run_job(cfg: DictConfig) -> float:
     try:
         # A SLURM job requeued (preempted, past its time limit) starts again in its own folder: it goes on.
         resume_from, reached = earlier_attempt(folder)
-        with stop_signals(), recorded_status(folder, enabled=global_rank() == 0), time_limit_as_sigterm():
+        with stop_signals(), recorded_status(folder, enabled=global_rank() == 0), slurm_signals():
             check_multirun_ddp(cfg)
             if HydraConfig.get().mode == RunMode.RUN and global_rank() == 0:
                 point_latest_at(folder, Path(cfg.outputs))

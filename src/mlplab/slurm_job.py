@@ -2,10 +2,12 @@
 
 import os
 import re
+import signal
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
@@ -53,19 +55,68 @@ def earlier_attempt(folder: Path) -> tuple[Path | None, dict[str, float] | None]
     return checkpoint, metrics_reached(load_checkpoint(checkpoint))
 
 
-@contextmanager
-def time_limit_as_sigterm() -> Iterator[None]:
-    """Let submitit's "timed out, not requeued" end a run as SIGTERM does: interrupted, with a resume command.
+# submitit's requeue-or-stop handler and its signal, once that signal has arrived and waits to be acted on.
+_noted: list[tuple[Callable[[int, FrameType | None], None], int]] = []
 
-    Near a job's time limit submitit requeues it while its max_num_timeout budget lasts; after that it
-    raises UncompletedJobError inside the training step, which would otherwise read as a failure.
-    """
+
+def _submitit_handlers() -> list[tuple[int, Callable[[int, FrameType | None], None]]]:
+    """The user signals (SIGUSR2 unless SUBMITIT_PREEMPT_SIGNAL says otherwise) that submitit handles here."""
     try:
-        yield
-    except Exception as error:
-        if type(error).__name__ != "UncompletedJobError" or not type(error).__module__.startswith("submitit"):
-            raise
+        from submitit.core.job_environment import SignalHandler  # the `launchers` extra
+    except ImportError:
+        return []
+    handlers = ((signum, signal.getsignal(signum)) for signum in (signal.SIGUSR1, signal.SIGUSR2))
+    return [(signum, h) for signum, h in handlers if isinstance(getattr(h, "__self__", None), SignalHandler)]
+
+
+def noting_slurm_signals() -> bool:
+    """Whether slurm_signals() holds submitit's signal here, so SlurmSignal must act on it after each step."""
+    return any(getattr(signal.getsignal(signum), "noting", False) for signum in (signal.SIGUSR1, signal.SIGUSR2))
+
+
+def act_on_slurm_signal() -> None:
+    """If submitit's signal has arrived: requeue (SystemExit(-1)) or, with no requeue left, stop as SIGTERM does."""
+    if not _noted:
+        return
+    from submitit.core.utils import UncompletedJobError
+
+    handler, signum = _noted.pop()
+    try:
+        handler(signum, None)  # submitit: checkpoint, `scontrol requeue` and exit, or UncompletedJobError
+    except UncompletedJobError as error:  # a run out of time reads as interrupted, with a resume command
         raise SIGTERMException(
             "the SLURM job reached its time limit (hydra.launcher.timeout_min) with no requeue left "
             "(hydra.launcher.max_num_timeout)"
         ) from error
+
+
+@contextmanager
+def slurm_signals() -> Iterator[None]:
+    """Inside a submitit job, the signal SLURM sends before a time limit (or on preemption) is acted on between steps.
+
+    submitit's handler requeues the job while its max_num_timeout budget lasts, and otherwise raises
+    UncompletedJobError, in whatever frame the signal lands: inside a logging call or under any `except
+    Exception` that error is swallowed, and the run trains on until SLURM's SIGTERM at the limit, recorded
+    as a bare SIGTERM. Here the signal is only noted; the SlurmSignal callback acts on it after the next
+    training or validation step, and a SIGTERM that stops the run before that acts on it too, so the run
+    ends the same way however loaded the machine is.
+    """
+    deferred = _submitit_handlers()
+    for signum, handler in deferred:
+
+        def note(signum: int, frame: FrameType | None, handler: Callable = handler) -> None:
+            _noted[:] = [(handler, signum)]
+
+        note.noting = True  # type: ignore[attr-defined] - how noting_slurm_signals() knows
+        signal.signal(signum, note)
+    try:
+        yield
+    except SIGTERMException as stop:
+        if str(stop):  # a time limit already said so
+            raise
+        act_on_slurm_signal()  # the time limit's SIGTERM came before the next step: say so, or requeue
+        raise
+    finally:
+        _noted.clear()
+        for signum, handler in deferred:
+            signal.signal(signum, handler)

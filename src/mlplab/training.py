@@ -10,13 +10,13 @@ from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from mlplab.callbacks import RunRecord
+from mlplab.callbacks import RunRecord, SlurmSignal
 from mlplab.config import check, recorded_config, write_run_config
 from mlplab.console import describe, quiet_lightning, shown_path
 from mlplab.distributed import global_rank
 from mlplab.hparams_events import log_run_hparams
 from mlplab.loggers import build_loggers, tensorboard_of
-from mlplab.slurm_job import slurm_cpus_per_task
+from mlplab.slurm_job import noting_slurm_signals, slurm_cpus_per_task
 from mlplab.status import write_json_atomic
 
 log = logging.getLogger("train")
@@ -56,6 +56,8 @@ def train(
     loggers = build_loggers(cfg.logger)
     callbacks = [instantiate(callback) for callback in cfg.callbacks.values() if callback is not None]
     callbacks.append(RunRecord(recorded_config(cfg)))  # what resume compares an edited config.yaml with
+    if noting_slurm_signals():
+        callbacks.append(SlurmSignal())  # a SLURM job's time limit, acted on between steps
     trainer = instantiate(cfg.trainer, logger=loggers, callbacks=callbacks)
 
     trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)

@@ -9,6 +9,7 @@ from mlplab.callbacks.interrupt_checkpoint import InterruptCheckpoint
 from mlplab.callbacks.optuna_pruning import OptunaPruning
 from mlplab.callbacks.progress import UpdateProgress
 from mlplab.callbacks.run_record import RunRecord
+from mlplab.callbacks.slurm_signal import SlurmSignal
 
 __all__ = [
     "ActivationFigure",
@@ -19,5 +20,6 @@ __all__ = [
     "OptunaPruning",
     "RunRecord",
     "SigtermUnderDDP",
+    "SlurmSignal",
     "UpdateProgress",
 ]
