@@ -108,8 +108,8 @@ def write_into_page(page: Path, table: str) -> None:
 
 
 def sweep_table(tmp: Path, repeats: int) -> str:
-    """(f), (g) and (h) of benchmarks/sweeps.py, interleaved `repeats` times; their tables."""
-    grids, plains, searches = [], [], []
+    """(f) to (i) of benchmarks/sweeps.py, interleaved `repeats` times; their tables."""
+    grids, plains, searches, side_by_side = [], [], [], []
     for repeat in range(repeats):
         folder = tmp / f"grid-{repeat}"
         wall, _, _ = measure([sys.executable, "src/train.py", *sweeps.GRID, f"hydra.sweep.dir={folder}"])
@@ -119,15 +119,18 @@ def sweep_table(tmp: Path, repeats: int) -> str:
         folder = tmp / f"search-{repeat}"
         wall, _, _ = measure([sys.executable, "src/train.py", *sweeps.SEARCH, f"hydra.sweep.dir={folder}"])
         searches.append(sweeps.read_sweep(folder, wall, epochs=5))
-    return sweeps.table(grids, plains, searches)
+        folder = tmp / f"side-by-side-{repeat}"
+        wall, _, _ = measure([sys.executable, "src/train.py", *sweeps.SIDE_BY_SIDE, f"hydra.sweep.dir={folder}"])
+        side_by_side.append(sweeps.read_sweep(folder, wall, epochs=5))
+    return sweeps.table(grids, plains, searches, side_by_side)
 
 
 def main() -> None:
     """Run every pipeline, print the Markdown table and write it to benchmarks/results.md."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5, help="runs of each whole process; the fastest counts")
-    parser.add_argument("--sweep-repeats", type=int, default=3, help="runs of each sweep, (f) to (h)")
-    parser.add_argument("--only-sweeps", action="store_true", help="measure (f) to (h) only and print their tables")
+    parser.add_argument("--sweep-repeats", type=int, default=3, help="runs of each sweep, (f) to (i)")
+    parser.add_argument("--only-sweeps", action="store_true", help="measure (f) to (i) only and print their tables")
     args = parser.parse_args()
     if args.only_sweeps:
         with tempfile.TemporaryDirectory() as tmp:

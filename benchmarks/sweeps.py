@@ -3,7 +3,8 @@
 Used by benchmarks/bench.py. (f) `src/train.py -m model=scratch,concise activation=relu,sigmoid,tanh`,
 5 epochs each, with the chapter's test-every-epoch (data.val_size=0) so that each job does the work
 benchmarks/plain_sweep.py's does; (g) plain_sweep.py, the six trainings in one plain process; (h) an
-Optuna search of six trials (hparams_search=optuna, 5 epochs each, no pruning). Each job's time beyond
+Optuna search of six trials (hparams_search=optuna, 5 epochs each, no pruning); (i) the grid of (f) two
+jobs at a time (hydra/launcher=joblib, one thread each). Each job's time beyond
 its training epochs is split by its train.log's timestamps into the phases named in PHASES.
 """
 
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 GRID = ["-m", "model=scratch,concise", "activation=relu,sigmoid,tanh", "data.val_size=0", "trainer.max_epochs=5"]
+# (i) The grid as `make sweep` runs it: two jobs at a time, one thread each (joblib's worker processes).
+SIDE_BY_SIDE = [*GRID, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "threads=1"]
 SEARCH = ["hparams_search=optuna", "hydra.sweeper.n_trials=6", "hydra/sweeper/pruner=none", "trainer.max_epochs=5"]
 # A job's life in its train.log: the first line (its model), the data read, its last epoch, its test.
 MARKS = {"model": "ScratchMLP|ConciseMLP", "data": "data:", "last epoch": "epoch {epochs},", "test": "test acc"}
@@ -90,14 +93,16 @@ def beyond_epochs(sweep: Sweep) -> float:
     return sweep.wall - sum(sweep.epochs)
 
 
-def table(grids: list[Sweep], plains: list[Sweep], searches: list[Sweep]) -> str:
-    """The Markdown tables: the three sweeps' wall times and ratios, then where a job's time goes."""
-    best = {
-        name: min(runs, key=lambda s: s.wall)
-        for name, runs in (("grid", grids), ("plain", plains), ("search", searches))
-    }
-    ratios = sorted(g.wall / p.wall for g, p in zip(grids, plains, strict=True))
-    spread = " / ".join(f"{r:.2f}" for r in (ratios[0], statistics.median(ratios), ratios[-1])) + "x"
+def _spread(sweeps: list[Sweep], plains: list[Sweep]) -> str:
+    """Each repeat's wall time over the plain process's of the same repeat: low / median / high."""
+    ratios = sorted(s.wall / p.wall for s, p in zip(sweeps, plains, strict=True))
+    return " / ".join(f"{r:.2f}" for r in (ratios[0], statistics.median(ratios), ratios[-1])) + "x"
+
+
+def table(grids: list[Sweep], plains: list[Sweep], searches: list[Sweep], side_by_side: list[Sweep]) -> str:
+    """The Markdown tables: the four sweeps' wall times and ratios, then where a job's time goes."""
+    runs = {"grid": grids, "plain": plains, "search": searches, "side by side": side_by_side}
+    best = {name: min(sweeps, key=lambda s: s.wall) for name, sweeps in runs.items()}
     rows = [
         "| sweep (6 jobs, 5 epochs each) | wall s | vs (g) | each repeat: low / median / high "
         "| training epochs s | the rest s | per job s |",
@@ -107,18 +112,20 @@ def table(grids: list[Sweep], plains: list[Sweep], searches: list[Sweep]) -> str
         "grid": "(f) src/train.py -m, the grid",
         "plain": "(g) one plain process, the grid",
         "search": "(h) src/train.py hparams_search=optuna, 6 trials",
+        "side by side": "(i) make sweep: the grid, 2 jobs at a time of 1 thread (joblib)",
     }
     for key, name in names.items():
         sweep = best[key]
         rest = beyond_epochs(sweep)
+        parallel = key == "side by side"  # its jobs' epochs overlap: their sum is no part of its wall time
         cells = [
             name,
             f"{sweep.wall:.1f}",
             f"{sweep.wall / best['plain'].wall:.2f}x",
-            spread if key == "grid" else "",
-            f"{sum(sweep.epochs):.1f}",
-            f"{rest:.1f}",
-            f"{rest / len(sweep.epochs):.2f}",
+            _spread(runs[key], plains) if key in ("grid", "side by side") else "",
+            f"{sum(sweep.epochs):.1f}" + (" (summed)" if parallel else ""),
+            "" if parallel else f"{rest:.1f}",
+            "" if parallel else f"{rest / len(sweep.epochs):.2f}",
         ]
         rows.append("| " + " | ".join(cells) + " |")
     phases = [
