@@ -202,6 +202,20 @@ def test_help_lists_the_groups_and_the_useful_keys() -> None:
 
 
 @pytest.mark.slow
+def test_the_config_printed_resolved_names_the_folder_a_run_would_have_and_is_checked(tmp_path: Path) -> None:
+    shown = _run("--cfg", "job", "--resolve", "model=concise", "lr=0.1", f"outputs={tmp_path}")
+    assert shown.returncode == 0, shown.stderr[-3000:]
+    cfg = yaml.safe_load(shown.stdout)
+    folder = Path(cfg["output_dir"])
+    assert folder.parent == tmp_path / "runs" and folder.name.endswith("_concise-relu-lr0.1")
+    assert cfg["callbacks"]["last_checkpoint"]["dirpath"] == f"{folder}/checkpoints"
+    assert not folder.exists(), "printing makes no folder"
+    refused = _run("-c", "job", "--resolve", "lr=-1")
+    assert refused.returncode == 2 and refused.stderr.startswith("error: lr=-1 is not allowed"), refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
 def test_lightning_batch_flags_count_updates_whatever_the_grouping(fake_data: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     result = _run("+trainer.limit_train_batches=3", "data.batches_per_step=32", *_overrides(fake_data, run_dir))

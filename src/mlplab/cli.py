@@ -84,6 +84,8 @@ def _checked_and_run(args: list[str], hydra_main: Callable[[], Any]) -> None:
             sys.exit(2)
     # A folder the user named may be named by another run started at the same moment: the first to claim
     # it runs, the other stops before Hydra writes a file. A default folder's name is unique to the microsecond.
+    if _shows_resolved_config(args):
+        _print_with_the_run_folder(args)
     named = folder is not None and any(a.startswith("hydra.run.dir=") for a in args)
     with ExitStack() as held:
         if named:
@@ -93,6 +95,29 @@ def _checked_and_run(args: list[str], hydra_main: Callable[[], Any]) -> None:
                 print(f"error: {err}", file=sys.stderr)
                 sys.exit(2)
         hydra_main()
+
+
+def _shows_resolved_config(args: list[str]) -> bool:
+    """`--cfg job --resolve` and its spellings: Hydra prints the config with every interpolation resolved."""
+    return bool({"--cfg", "-c"} & set(args)) and "--resolve" in args
+
+
+def _print_with_the_run_folder(args: list[str]) -> None:
+    """Give Hydra's printout the folder a run of this command line would have, after checking the line.
+
+    Hydra knows a job's folder only once the job runs, so `${hydra:runtime.output_dir}` (output_dir, and
+    every path below it) would fail to resolve in the printout.
+    """
+    if any(a.startswith("hydra.runtime.output_dir=") for a in args):
+        return
+    with_values = {"--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn"}
+    overrides = [a for i, a in enumerate(args) if not a.startswith("-") and (i == 0 or args[i - 1] not in with_values)]
+    try:
+        folder = check_command_line(overrides, multirun=False)
+    except MlplabError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    sys.argv.append(f"hydra.runtime.output_dir={folder}")
 
 
 def check_command_line(overrides: list[str], multirun: bool) -> Path | None:
