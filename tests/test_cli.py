@@ -159,6 +159,22 @@ def test_every_value_is_checked_before_any_work(override: str, message: str) -> 
 
 
 @pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["model=scratch", "optimizer=sgd"], "optimizer=sgd is not allowed with model=scratch, "),
+        (["experiment=minute", "model=scratch"], "optimizer=adamw (from experiment=minute) is not allowed with "),
+    ],
+)
+def test_an_optimizer_for_the_scratch_model_is_refused_in_the_words_of_the_command_line(
+    args: list[str], message: str
+) -> None:
+    with pytest.raises(ConfigError) as error:
+        check_command_line(args, multirun=False)
+    assert str(error.value).startswith(message) and "leave the optimizer out with ~optimizer" in str(error.value)
+    check_command_line([*args, "~optimizer"], multirun=False)  # what the line says works
+
+
+@pytest.mark.parametrize(
     ("args", "hidden", "lr"),
     [
         (["hidden=512"], [512], 0.390625),

@@ -220,8 +220,23 @@ def _check_job(cfg: DictConfig) -> None:
         if key not in TOP_LEVEL_KEYS:
             raise ConfigError(f"{key} is not a setting, and nothing would read it{_did_you_mean(str(key), cfg)}")
     _check_trainer_arguments(job)
+    _check_optimizer_choice(cfg)
     elsewhere = "slurm" in str(cfg.hydra.launcher.get("_target_", "")).lower()  # a job submitted to a cluster
     check(job, on_this_machine=not elsewhere)
+
+
+def _check_optimizer_choice(cfg: DictConfig) -> None:
+    """The optimizer group is the concise model's: say so in the words of the command line (or its preset)."""
+    choices = cfg.hydra.runtime.choices
+    optimizer = choices.get("optimizer")
+    if choices.get("model") != "scratch" or optimizer is None:
+        return
+    typed = any(o.split("=", 1)[0].lstrip("+~") == "optimizer" for o in cfg.hydra.overrides.task)
+    source = "" if typed or choices.get("experiment") is None else f" (from experiment={choices.experiment})"
+    raise ConfigError(
+        f"optimizer={optimizer}{source} is not allowed with model=scratch, which steps with its hand-written "
+        "ScratchSGD: leave the optimizer out with ~optimizer, or use model=concise"
+    )
 
 
 def trainer_arguments() -> set[str]:
