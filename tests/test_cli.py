@@ -150,6 +150,11 @@ def test_the_trainer_arguments_read_from_lightnings_source_are_those_of_its_sign
         ("lr=true", "lr=true is not allowed"),
         ("+trainer.limit_train_batches=0", "trainer.limit_train_batches=0 is not allowed"),
         ("data.batch_size=0", "data.batch_size=0 is not allowed"),
+        (
+            "+model.dropuot=0.1",
+            "model.dropuot is not a setting, and nothing would read it; did you mean model.dropout?",
+        ),
+        ("+data.bar=2", "data.bar is not a setting, and nothing would read it"),
     ],
 )
 def test_every_value_is_checked_before_any_work(override: str, message: str) -> None:

@@ -24,7 +24,15 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
-from mlplab.config import PROJECT, TrainConfig, check, check_search_objective, register_configs
+from mlplab.config import (
+    PROJECT,
+    DataConfig,
+    ModelConfig,
+    TrainConfig,
+    check,
+    check_search_objective,
+    register_configs,
+)
 from mlplab.distributed import global_rank
 from mlplab.errors import ConfigError, MlplabError, StorageError, describe_os_error
 from mlplab.naming import JOB
@@ -219,6 +227,10 @@ def _check_job(cfg: DictConfig) -> None:
     for key in job:
         if key not in TOP_LEVEL_KEYS:
             raise ConfigError(f"{key} is not a setting, and nothing would read it{_did_you_mean(str(key), cfg)}")
+    for group, schema in (("model", ModelConfig), ("data", DataConfig)):  # built from their keys: one more fails
+        for key in set(job[group]) - set(schema.__dataclass_fields__):
+            name = f"{group}.{key}"
+            raise ConfigError(f"{name} is not a setting, and nothing would read it{_did_you_mean(name, cfg)}")
     _check_trainer_arguments(job)
     _check_optimizer_choice(cfg)
     elsewhere = "slurm" in str(cfg.hydra.launcher.get("_target_", "")).lower()  # a job submitted to a cluster
