@@ -9,6 +9,7 @@ and .md) and logs the figure and the table to the run's TensorBoard.
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import torch
@@ -17,6 +18,7 @@ from torch.utils.tensorboard import SummaryWriter
 from torchmetrics.classification import MulticlassConfusionMatrix
 
 from mlplab.checkpoints import checkpoint_of, load_checkpoint, load_run_config, restore_model, run_folder_of
+from mlplab.data.provenance import changed_files
 from mlplab.errors import StorageError, describe_os_error, reported_as_one_line
 from mlplab.figures.confusion import confusion_figure
 
@@ -36,6 +38,13 @@ def evaluate(path: Path) -> dict[str, float]:
     model = restore_model(cfg, load_checkpoint(checkpoint_path))
     datamodule = instantiate(cfg.data)
     datamodule.setup("test")
+    tested_on = {key: file for key, file in datamodule.files.items() if key.startswith("test_")}
+    for key, file, now, recorded in changed_files(tested_on, folder):
+        print(
+            f"warning: {file} is not the file the run was tested on ({key}: sha256 {now[:12]}, data.json says "
+            f"{recorded[:12]}); the accuracy below is on the files as they are now",
+            file=sys.stderr,
+        )
     images, labels = datamodule.splits["test"]
     classes = datamodule.classes  # the run's data set's, from its config.yaml
 

@@ -5,12 +5,14 @@ run; signals, kills and concurrent runs need real processes and are slow tests.
 """
 
 import json
+import shutil
 import signal
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from torchvision.io import write_png
 
 from conftest import ROOT, make_fake_fashion_mnist, tiny_overrides
@@ -126,6 +128,25 @@ def test_eval_reproduces_the_recorded_test_accuracy_and_writes_its_tables(
     assert len(matrix) == 10 and sum(int(v) for row in matrix for v in row) == 300
     assert "| ankle boot |" in (out / "per_class_accuracy.md").read_text()
     assert (out / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_eval_on_test_files_other_than_the_runs_says_so_and_still_evaluates(
+    run_copy: Path, fake_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    moved = Path(shutil.copytree(fake_data, tmp_path / "moved"))
+    other = make_fake_fashion_mnist(tmp_path / "other", n_train=100)  # other test labels: the draws differ
+    shutil.copy(other / "t10k-labels-idx1-ubyte.gz", moved / "t10k-labels-idx1-ubyte.gz")  # replaced in place
+    config = yaml.safe_load((run_copy / "config.yaml").read_text())
+    config["data"]["data_dir"] = str(moved)
+    (run_copy / "config.yaml").write_text(yaml.safe_dump(config))
+    code, out, err = main_of("eval.py", run_copy, capsys=capsys)
+    assert code == 0, err
+    assert err.startswith(f"warning: {moved}/t10k-labels-idx1-ubyte.gz is not the file the run was tested on"), err
+    assert "t10k-images" not in err, "the unchanged file is not named"
+    assert "test acc " in out
+    shutil.copy(fake_data / "t10k-labels-idx1-ubyte.gz", moved / "t10k-labels-idx1-ubyte.gz")  # restored
+    code, out, err = main_of("eval.py", run_copy, capsys=capsys)
+    assert code == 0 and "warning" not in err, err
 
 
 def test_predict_names_the_class_and_top3_of_each_image(

@@ -31,9 +31,21 @@ def check_same_data(files: dict[str, Path], folder: Path) -> None:
     The files may have moved (a run taken to a cluster): what counts is their content, not their path.
     A run folder from before data.json was kept has nothing to compare with and is let through.
     """
+    for key, file, now, recorded in changed_files(files, folder):
+        raise DataError(
+            f"{file} is not the file the run trained on ({key}: sha256 {now[:12]}, data.json says "
+            f"{recorded[:12]}); a resume continues on the same data: restore it, or start a new run"
+        )
+
+
+def changed_files(files: dict[str, Path], folder: Path) -> list[tuple[str, Path, str, str]]:
+    """Each file whose content is not what the run's data.json recorded: (key, file, sha256 now, sha256 recorded).
+
+    Empty for a run folder from before data.json was kept: it has nothing to compare with.
+    """
     path = folder / "data.json"
     if not path.exists():
-        return
+        return []
     try:
         recorded = json.loads(path.read_text())
         trained_on = {key: recorded[key]["sha256"] for key in files}
@@ -41,14 +53,13 @@ def check_same_data(files: dict[str, Path], folder: Path) -> None:
         raise DataError(
             f"{path} cannot be read ({type(err).__name__}: {err}); it records what the run trained on"
         ) from None
+    changed = []
     for key, file in files.items():
         with open(file, "rb") as handle:  # the SHA-256 alone: whether it is the published file is data.json's
             now = hashlib.file_digest(handle, "sha256").hexdigest()
         if now != trained_on[key]:
-            raise DataError(
-                f"{file} is not the file the run trained on ({key}: sha256 {now[:12]}, data.json says "
-                f"{trained_on[key][:12]}); a resume continues on the same data: restore it, or start a new run"
-            )
+            changed.append((key, file, now, trained_on[key]))
+    return changed
 
 
 # The checksums of files already hashed in this process (a sweep's jobs read the same files), keyed as
