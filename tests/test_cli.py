@@ -224,16 +224,23 @@ def test_help_lists_the_groups_and_the_useful_keys() -> None:
 
 @pytest.mark.slow
 def test_the_config_printed_resolved_names_the_folder_a_run_would_have_and_is_checked(tmp_path: Path) -> None:
-    shown = _run("--cfg", "job", "--resolve", "model=concise", "lr=0.1", f"outputs={tmp_path}")
+    # Settings before the flags, and a folder name holding `=` (seed=7), as a run of this line names it.
+    shown = _run("model=concise", "lr=0.1", "seed=7", f"outputs={tmp_path}", "--cfg", "all", "--resolve")
     assert shown.returncode == 0, shown.stderr[-3000:]
     cfg = yaml.safe_load(shown.stdout)
     folder = Path(cfg["output_dir"])
-    assert folder.parent == tmp_path / "runs" and folder.name.endswith("_concise-relu-lr0.1")
+    assert folder.parent == tmp_path / "runs" and folder.name.endswith("_concise-relu-lr0.1-seed=7")
+    assert cfg["hydra"]["run"]["dir"] == str(folder), "one folder in the whole printout"
     assert cfg["callbacks"]["last_checkpoint"]["dirpath"] == f"{folder}/checkpoints"
     assert not folder.exists(), "printing makes no folder"
-    refused = _run("-c", "job", "--resolve", "lr=-1")
-    assert refused.returncode == 2 and refused.stderr.startswith("error: lr=-1 is not allowed"), refused.stderr
-    assert len(refused.stderr.strip().splitlines()) == 1
+    for args, refused in [
+        (["-c", "job", "--resolve", "lr=-1"], "error: lr=-1 is not allowed"),
+        (["--cfg", "job", "-m", "activation=relu,tanh"], "error: --cfg shows one run's config: leave out -m"),
+        (["--cfg=job", "--resolve", "hparams_search=optuna"], "error: --cfg --resolve shows a single run's config"),
+    ]:
+        result = _run(*args)
+        assert result.returncode == 2 and result.stderr.startswith(refused), (args, result.stderr[-2000:])
+        assert len(result.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.slow

@@ -92,7 +92,11 @@ def _checked_and_run(args: list[str], hydra_main: Callable[[], Any]) -> None:
             sys.exit(2)
     # A folder the user named may be named by another run started at the same moment: the first to claim
     # it runs, the other stops before Hydra writes a file. A default folder's name is unique to the microsecond.
-    if _shows_resolved_config(args):
+    if _shows_config(args) and ("-m" in args or "--multirun" in args):
+        print("error: --cfg shows one run's config: leave out -m (a sweep's jobs are its values, one at a time)",
+              file=sys.stderr)  # fmt: skip
+        sys.exit(2)
+    if _shows_config(args) and "--resolve" in args:
         _print_with_the_run_folder(args)
     named = folder is not None and any(a.startswith("hydra.run.dir=") for a in args)
     with ExitStack() as held:
@@ -105,27 +109,41 @@ def _checked_and_run(args: list[str], hydra_main: Callable[[], Any]) -> None:
         hydra_main()
 
 
-def _shows_resolved_config(args: list[str]) -> bool:
-    """`--cfg job --resolve` and its spellings: Hydra prints the config with every interpolation resolved."""
-    return bool({"--cfg", "-c"} & set(args)) and "--resolve" in args
+# Hydra's flags that take a value: what follows them is no override.
+VALUED_FLAGS = {"--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd"}
+
+
+def _shows_config(args: list[str]) -> bool:
+    """`--cfg job` (or hydra, all) in any of its spellings: Hydra prints the config instead of running."""
+    return any(a in ("--cfg", "-c", "-cjob", "-chydra", "-call") or a.startswith("--cfg=") for a in args)
 
 
 def _print_with_the_run_folder(args: list[str]) -> None:
-    """Give Hydra's printout the folder a run of this command line would have, after checking the line.
+    """Check a `--cfg ... --resolve` line, and give Hydra's printout the folder a run of it would have.
 
     Hydra knows a job's folder only once the job runs, so `${hydra:runtime.output_dir}` (output_dir, and
     every path below it) would fail to resolve in the printout.
     """
-    if any(a.startswith("hydra.runtime.output_dir=") for a in args):
-        return
-    with_values = {"--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn"}
-    overrides = [a for i, a in enumerate(args) if not a.startswith("-") and (i == 0 or args[i - 1] not in with_values)]
+    positions = [i for i, a in enumerate(args) if not a.startswith("-") and (i == 0 or args[i - 1] not in VALUED_FLAGS)]
     try:
-        folder = check_command_line(overrides, multirun=False)
+        folder = check_command_line([args[i] for i in positions], multirun=False)
     except MlplabError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
-    sys.argv.append(f"hydra.runtime.output_dir={folder}")
+    if folder is None:
+        print(
+            "error: --cfg --resolve shows a single run's config; a search's trials get their folders as they "
+            "start: leave out --resolve to see the config with its interpolations",
+            file=sys.stderr,
+        )
+        sys.exit(2)
+    # Both keys, so that `--cfg all` shows one folder (each composition reads the clock anew); beside the
+    # other overrides (Hydra's parser takes them as one list), and quoted: a folder's name holds `=`.
+    quoted = "'" + str(folder).replace("\\", "\\\\").replace("'", "\\'") + "'"
+    given = {args[i].split("=", 1)[0] for i in positions}
+    added = [f"{key}={quoted}" for key in ("hydra.run.dir", "hydra.runtime.output_dir") if key not in given]
+    at = 1 + (positions[-1] + 1 if positions else len(args))
+    sys.argv[at:at] = added
 
 
 def check_command_line(overrides: list[str], multirun: bool) -> Path | None:
