@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 from hydra.utils import instantiate
+from omegaconf import DictConfig
 from torch.utils.tensorboard import SummaryWriter
 from torchmetrics.classification import MulticlassConfusionMatrix
 
@@ -35,8 +36,22 @@ def evaluate(path: Path) -> dict[str, float]:
         raise StorageError(
             f"cannot write the evaluation into {out}: {describe_os_error(err)}; copy the run folder somewhere writable"
         ) from None
-    model = restore_model(cfg, load_checkpoint(checkpoint_path))
+    try:
+        return _evaluate_into(out, folder, checkpoint_path, cfg)
+    except BaseException:
+        for made in (out, out.parent):  # a failed evaluation leaves no empty folder behind
+            if made.is_dir() and not any(made.iterdir()):
+                made.rmdir()
+        raise
+
+
+def _evaluate_into(out: Path, folder: Path, checkpoint_path: Path, cfg: DictConfig) -> dict[str, float]:
+    """The evaluation itself: the tables and figure into `out`, the figure and table into TensorBoard."""
+    checkpoint = load_checkpoint(checkpoint_path)
+    model = restore_model(cfg, checkpoint)
     datamodule = instantiate(cfg.data)
+    if (state := type(datamodule).__qualname__) in checkpoint:  # Lightning keeps it under the class's name
+        datamodule.load_state_dict(checkpoint[state])  # the scaling the model was trained with
     datamodule.setup("test")
     tested_on = {key: file for key, file in datamodule.files.items() if key.startswith("test_")}
     for key, file, now, recorded in changed_files(tested_on, folder):

@@ -155,6 +155,7 @@ def test_the_trainer_arguments_read_from_lightnings_source_are_those_of_its_sign
             "model.dropuot is not a setting, and nothing would read it; did you mean model.dropout?",
         ),
         ("+data.bar=2", "data.bar is not a setting, and nothing would read it"),
+        ("trainer.limit_train_batches=5", "trainer.limit_train_batches is not in the config, but Lightning's "),
     ],
 )
 def test_every_value_is_checked_before_any_work(override: str, message: str) -> None:

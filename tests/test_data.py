@@ -67,6 +67,17 @@ def test_standardised_inputs_have_zero_mean_and_unit_std_on_the_training_split(f
     assert abs(train_x.mean().item()) < 1e-4 and abs(train_x.std().item() - 1) < 1e-4
 
 
+def test_a_checkpoints_scaling_loaded_before_setup_is_what_the_test_images_get(fake_data: Path) -> None:
+    trained = _datamodule(fake_data, normalize="standard")
+    settings = {"system_dir": "/nonexistent", "download": False, "batch_size": 100, "val_size": 200, "seed": 0}
+    restored = FashionMNISTDataModule(str(fake_data), normalize="standard", **settings)
+    restored.load_state_dict({"mean": 0.5, "std": 0.25})  # as eval and predict load a checkpoint's
+    restored.setup("test")
+    assert (restored.mean, restored.std) == (0.5, 0.25), "not computed again from the training images"
+    raw = trained.splits["test"][0] * trained.std + trained.mean
+    torch.testing.assert_close(restored.splits["test"][0], (raw - 0.5) / 0.25)
+
+
 def test_pixel_statistics_from_the_histogram_equal_the_direct_float64_ones() -> None:
     images = torch.randint(0, 256, (50, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     pixels = images.double() / 255

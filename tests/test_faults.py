@@ -16,7 +16,7 @@ import yaml
 from torchvision.io import write_png
 
 from conftest import ROOT, make_fake_fashion_mnist, tiny_overrides
-from mlplab.data.idx import read_idx
+from mlplab.data.idx import read_idx, write_idx
 from mlplab.data.locate import FILES
 from processes import Process, command_line_answer, main_of, run, script
 
@@ -145,8 +145,13 @@ def test_eval_on_test_files_other_than_the_runs_says_so_and_still_evaluates(
     assert "t10k-images" not in err, "the unchanged file is not named"
     assert "test acc " in out
     shutil.copy(fake_data / "t10k-labels-idx1-ubyte.gz", moved / "t10k-labels-idx1-ubyte.gz")  # restored
+    # Other training images (bright, flat): the test images still get the scaling the model was trained with.
+    train_images = moved / "train-images-idx3-ubyte.gz"
+    write_idx(train_images, read_idx(train_images, ndim=3) // 8 + 200)
     code, out, err = main_of("eval.py", run_copy, capsys=capsys)
     assert code == 0 and "warning" not in err, err
+    recorded = json.loads((run_copy / "metrics.json").read_text())["acc/test"]
+    assert abs(float(out.split("test acc ")[1].split()[0]) - recorded) < 1e-4
 
 
 def test_predict_names_the_class_and_top3_of_each_image(
@@ -198,6 +203,7 @@ def test_eval_of_a_damaged_or_foreign_checkpoint_is_one_clear_line(
     damage(damaged)
     code, _, err = main_of("eval.py", damaged, capsys=capsys)
     assert code == 2 and message in err and err.count("\n") == 1, err
+    assert not (run_copy / "eval").exists(), "no empty folder is left behind"
 
 
 @pytest.mark.slow

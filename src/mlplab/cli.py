@@ -265,7 +265,7 @@ def _check_optimizer_choice(cfg: DictConfig) -> None:
     source = "" if typed or choices.get("experiment") is None else f" (from experiment={choices.experiment})"
     raise ConfigError(
         f"optimizer={optimizer}{source} is not allowed with model=scratch, which steps with its hand-written "
-        "ScratchSGD: leave the optimizer out with ~optimizer, or use model=concise"
+        f"ScratchSGD: leave the optimizer out with ~optimizer{' lr=chapter' if source else ''}, or use model=concise"
     )
 
 
@@ -358,6 +358,8 @@ def _composition_error(err: BaseException, overrides: list[str]) -> str:
         value = next((o.split("=", 1)[1] for o in overrides if o.lstrip("+~").split("=", 1)[0] == key), "...")
         if "Could not append" in message:
             return f"{key} exists already: drop the +, as in {key}={value}"
+        if key.startswith("trainer.") and key.removeprefix("trainer.") in trainer_arguments():
+            return f"{key} is not in the config, but Lightning's Trainer takes it: add it with +{key}={value}"
         base = _base_config()
         return f"{key} is not a setting{_did_you_mean(key, base, value)}"
     if "Config group override must be a string" in message:  # e.g. model=1: a number where a name goes

@@ -55,6 +55,7 @@ class IdxDataModule(pl.LightningDataModule):
         self.normalize, self.seed = normalize, seed
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self.mean, self.std = 0.0, 1.0  # of the training pixels in [0, 1] when normalize is "standard"
+        self.scaling_restored = False  # a checkpoint's scaling loaded before setup(): kept, not computed again
         self.run_dir: Path | None = None  # set by train(): where data.json goes; None: no record is written
 
     @property
@@ -88,7 +89,7 @@ class IdxDataModule(pl.LightningDataModule):
         val_idx, train_idx = order[: self.val_size], order[self.val_size :]
         train_x, val_x = train_x[train_idx], train_x[val_idx]
         train_y, val_y = train_y[train_idx], train_y[val_idx]
-        if self.normalize == "standard":
+        if self.normalize == "standard" and not self.scaling_restored:
             self.mean, self.std = _pixel_mean_std(train_x)  # the training split only: nothing of val or test leaks in
         for name, x, y in (("train", train_x, train_y), ("val", val_x, val_y), ("test", test_x, test_y)):
             self.splits[name] = (self._as_trainer_feeds(self.scale(x)), self._as_trainer_feeds(y))
@@ -125,7 +126,10 @@ class IdxDataModule(pl.LightningDataModule):
         return {"mean": self.mean, "std": self.std}
 
     def load_state_dict(self, state_dict: dict[str, float]) -> None:
+        # Before setup() (evaluation, prediction) the scaling a model was trained with is what its inputs get,
+        # whatever the training files hold now; a resume restores it after setup, on the same data.
         self.mean, self.std = state_dict["mean"], state_dict["std"]
+        self.scaling_restored = not self.splits
 
     def _loader(self, split: str, shuffle: bool, batch_size: int, batches_per_step: int = 1) -> InMemoryLoader:
         images, labels = self.splits[split]
