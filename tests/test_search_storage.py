@@ -248,3 +248,38 @@ def test_an_unreadable_journal_line_stops_the_search_and_the_file_is_kept(
     )
     assert journal.read_bytes() == b"".join(lines), "the journal is untouched"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["study.journal"], "no side file, no lock, no sweep folder"
+
+
+def test_a_ctrl_c_during_a_trials_report_waits_for_the_write_and_leaves_the_study_unlocked(tmp_path: Path) -> None:
+    import os
+    import signal
+    import time
+
+    from sqlalchemy import event
+
+    from mlplab.stop_signals import signals_held
+    from mlplab.sweeps.study_storage import load_trial
+
+    location = f"sqlite:///{tmp_path / 'study.db'}"
+    asked = optuna.create_study(storage=open_storage(location), study_name="s").ask()
+    trial = load_trial(location, "s", asked.number, optuna.pruners.NopPruner())
+    sent = []
+
+    def ctrl_c_inside_the_transaction(conn, cursor, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith(("INSERT", "UPDATE")) and not sent:
+            sent.append(statement)
+            os.kill(os.getpid(), signal.SIGINT)  # a KeyboardInterrupt raised here would leave the write open
+
+    engine = trial.storage._backend.engine  # the trial's own connection to the study, as OptunaPruning reports
+    event.listen(engine, "before_cursor_execute", ctrl_c_inside_the_transaction)
+    with pytest.raises(KeyboardInterrupt):
+        with signals_held():  # as OptunaPruning reports
+            trial.report(0.5, step=1)
+        pytest.fail("the Ctrl-C held during the report arrives when the report is done")
+    assert sent, "the signal came during the report's write"
+    # The search, as after an interrupted trial, tells it at once: the database is not left locked.
+    study = optuna.load_study(study_name="s", storage=open_storage(location))
+    started = time.monotonic()
+    study.tell(asked.number, state=TrialState.FAIL)
+    assert time.monotonic() - started < 5
+    assert study.trials[0].state == TrialState.FAIL and study.trials[0].intermediate_values == {1: 0.5}

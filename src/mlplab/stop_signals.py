@@ -81,3 +81,25 @@ def stop_signals() -> Iterator[None]:
         # handler for the default one, and a second Ctrl-C landing then would end it with -SIGINT.
         signal.signal(signal.SIGINT, signal.SIG_IGN if stopping else previous[0])
         signal.signal(signal.SIGTERM, signal.SIG_IGN if stopping else previous[1])
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait until the block has ended, then act as if they arrived then.
+
+    For a write that must not stop halfway: a KeyboardInterrupt raised inside an SQLite transaction (a
+    trial's report to its study) leaves the transaction open and the database locked, and the search's
+    own `tell` of that trial then waits a minute for the lock and fails, leaving the trial RUNNING.
+    Python runs signal handlers in the main thread, where this must be used.
+    """
+    noted: list[int] = []
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    for signum in previous:
+        signal.signal(signum, lambda signum, frame: noted.append(signum))
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(noted):  # each once, in the order they came
+            signal.raise_signal(signum)

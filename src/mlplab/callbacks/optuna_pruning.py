@@ -8,6 +8,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 
 from mlplab.errors import TrialPruned
+from mlplab.stop_signals import signals_held
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,10 @@ class OptunaPruning(pl.Callback):
         if self.trial is None or trainer.sanity_checking or value is None:
             return
         epoch = trainer.current_epoch + 1
-        self.trial.report(float(value), step=epoch)
-        if self.trial.should_prune():
+        with signals_held():  # a Ctrl-C here would leave the study's database locked
+            self.trial.report(float(value), step=epoch)
+            prune = self.trial.should_prune()
+        if prune:
             self.pruned = f"pruned after epoch {epoch}: {self.monitor} {float(value):.3f}"
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
 from mlplab.errors import ConfigError, TrialPruned
+from mlplab.stop_signals import signals_held
 from mlplab.sweeps.search_space import SearchSpace, search_space, trial_overrides
 from mlplab.sweeps.study_storage import open_search_storage, storage_location
 
@@ -160,7 +161,9 @@ def _search(sweeper: Sweeper, arguments: list[str]) -> optuna.Study:
                 study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
             raise
         for trial, job in zip(trials, jobs, strict=True):
-            log.info(f"trial {trial.number}: {_tell(study, trial, job)}")
+            with signals_held():  # a Ctrl-C inside the study's write would leave its database locked
+                told = _tell(study, trial, job)
+            log.info(f"trial {trial.number}: {told}")
         remaining -= len(trials)
     _write_results(study, location, sweep_dir)
     return study
