@@ -90,14 +90,14 @@ def _checked_and_run(args: list[str], hydra_main: Callable[[], Any]) -> None:
         except MlplabError as err:
             print(f"error: {err}", file=sys.stderr)
             sys.exit(2)
-    # A folder the user named may be named by another run started at the same moment: the first to claim
-    # it runs, the other stops before Hydra writes a file. A default folder's name is unique to the microsecond.
     if _shows_config(args) and ("-m" in args or "--multirun" in args):
         print("error: --cfg shows one run's config: leave out -m (a sweep's jobs are its values, one at a time)",
               file=sys.stderr)  # fmt: skip
         sys.exit(2)
     if _shows_config(args) and "--resolve" in args:
         _print_with_the_run_folder(args)
+    # A folder the user named may be named by another run started at the same moment: the first to claim
+    # it runs, the other stops before Hydra writes a file. A default folder's name is unique to the microsecond.
     named = folder is not None and any(a.startswith("hydra.run.dir=") for a in args)
     with ExitStack() as held:
         if named:
@@ -246,7 +246,7 @@ def _check_job(cfg: DictConfig) -> None:
         if key not in TOP_LEVEL_KEYS:
             raise ConfigError(f"{key} is not a setting, and nothing would read it{_did_you_mean(str(key), cfg)}")
     for group, schema in (("model", ModelConfig), ("data", DataConfig)):  # built from their keys: one more fails
-        for key in set(job[group]) - set(schema.__dataclass_fields__):
+        for key in sorted(set(job[group]) - set(schema.__dataclass_fields__)):
             name = f"{group}.{key}"
             raise ConfigError(f"{name} is not a setting, and nothing would read it{_did_you_mean(name, cfg)}")
     _check_trainer_arguments(job)
