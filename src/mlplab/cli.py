@@ -81,31 +81,28 @@ def run_command_line(hydra_main: Callable[[], Any]) -> None:
 def _checked_and_run(args: list[str], hydra_main: Callable[[], Any]) -> None:
     """The command line checked (the folder of a named single run claimed), then run by Hydra."""
     flags = [a for a in args if a.startswith("-")]
-    # Other DDP ranks rerun this command line (Lightning starts them so): rank 0 has checked it, and
-    # made the run folder that a check would now find taken.
+    positions = [i for i, a in enumerate(args) if not a.startswith("-") and (i == 0 or args[i - 1] not in VALUED_FLAGS)]
+    overrides = [args[i] for i in positions]
     folder = None
-    if not set(flags) - {"-m", "--multirun"} and global_rank() == 0:  # --help, --cfg and such are Hydra's
+    with ExitStack() as held:
         try:
-            folder = check_command_line([a for a in args if not a.startswith("-")], multirun=bool(flags))
+            # Other DDP ranks rerun this command line (Lightning starts them so): rank 0 has checked it, and
+            # made the run folder that a check would now find taken.
+            if not set(flags) - {"-m", "--multirun"} and global_rank() == 0:  # --help and such are Hydra's
+                folder = check_command_line(overrides, multirun=bool(flags))
+            elif _shows_config(args) and ("-m" in args or "--multirun" in args):
+                raise ConfigError(
+                    "--cfg shows one run's config: leave out -m (a sweep's jobs are its values, one at a time)"
+                )
+            elif _shows_config(args) and "--resolve" in args:
+                _give_the_run_folder(overrides, at=1 + (positions[-1] + 1 if positions else len(args)))
+            # A folder the user named may be named by another run started at the same moment: the first to
+            # claim it runs, the other stops before Hydra writes a file. A default name is unique to the microsecond.
+            if folder is not None and any(a.startswith("hydra.run.dir=") for a in args):
+                held.enter_context(claimed(folder))
         except MlplabError as err:
             print(f"error: {err}", file=sys.stderr)
             sys.exit(2)
-    if _shows_config(args) and ("-m" in args or "--multirun" in args):
-        print("error: --cfg shows one run's config: leave out -m (a sweep's jobs are its values, one at a time)",
-              file=sys.stderr)  # fmt: skip
-        sys.exit(2)
-    if _shows_config(args) and "--resolve" in args:
-        _print_with_the_run_folder(args)
-    # A folder the user named may be named by another run started at the same moment: the first to claim
-    # it runs, the other stops before Hydra writes a file. A default folder's name is unique to the microsecond.
-    named = folder is not None and any(a.startswith("hydra.run.dir=") for a in args)
-    with ExitStack() as held:
-        if named:
-            try:
-                held.enter_context(claimed(folder))
-            except ConfigError as err:
-                print(f"error: {err}", file=sys.stderr)
-                sys.exit(2)
         hydra_main()
 
 
@@ -118,32 +115,24 @@ def _shows_config(args: list[str]) -> bool:
     return any(a in ("--cfg", "-c", "-cjob", "-chydra", "-call") or a.startswith("--cfg=") for a in args)
 
 
-def _print_with_the_run_folder(args: list[str]) -> None:
+def _give_the_run_folder(overrides: list[str], at: int) -> None:
     """Check a `--cfg ... --resolve` line, and give Hydra's printout the folder a run of it would have.
 
     Hydra knows a job's folder only once the job runs, so `${hydra:runtime.output_dir}` (output_dir, and
-    every path below it) would fail to resolve in the printout.
+    every path below it) would fail to resolve in the printout. The keys go in at sys.argv[at], beside the
+    other overrides (Hydra's parser takes them as one list).
     """
-    positions = [i for i, a in enumerate(args) if not a.startswith("-") and (i == 0 or args[i - 1] not in VALUED_FLAGS)]
-    try:
-        folder = check_command_line([args[i] for i in positions], multirun=False)
-    except MlplabError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+    folder = check_command_line(overrides, multirun=False)
     if folder is None:
-        print(
-            "error: --cfg --resolve shows a single run's config; a search's trials get their folders as they "
-            "start: leave out --resolve to see the config with its interpolations",
-            file=sys.stderr,
+        raise ConfigError(
+            "--cfg --resolve shows a single run's config; a search's trials get their folders as they "
+            "start: leave out --resolve to see the config with its interpolations"
         )
-        sys.exit(2)
-    # Both keys, so that `--cfg all` shows one folder (each composition reads the clock anew); beside the
-    # other overrides (Hydra's parser takes them as one list), and quoted: a folder's name holds `=`.
+    # Both keys, so that `--cfg all` shows one folder (each composition reads the clock anew); quoted: a
+    # folder's name holds `=`.
     quoted = "'" + str(folder).replace("\\", "\\\\").replace("'", "\\'") + "'"
-    given = {args[i].split("=", 1)[0] for i in positions}
-    added = [f"{key}={quoted}" for key in ("hydra.run.dir", "hydra.runtime.output_dir") if key not in given]
-    at = 1 + (positions[-1] + 1 if positions else len(args))
-    sys.argv[at:at] = added
+    given = {o.split("=", 1)[0] for o in overrides}
+    sys.argv[at:at] = [f"{key}={quoted}" for key in ("hydra.run.dir", "hydra.runtime.output_dir") if key not in given]
 
 
 def check_command_line(overrides: list[str], multirun: bool) -> Path | None:

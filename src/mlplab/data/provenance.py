@@ -55,8 +55,7 @@ def changed_files(files: dict[str, Path], folder: Path) -> list[tuple[str, Path,
         ) from None
     changed = []
     for key, file in files.items():
-        with open(file, "rb") as handle:  # the SHA-256 alone: whether it is the published file is data.json's
-            now = hashlib.file_digest(handle, "sha256").hexdigest()
+        now = _digest(file, "sha256")  # the SHA-256 alone: whether it is the published file is data.json's
         if now != trained_on[key]:
             changed.append((key, file, now, trained_on[key]))
     return changed
