@@ -2,6 +2,7 @@
 
 import gzip
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -51,6 +52,12 @@ def test_split_is_seeded_and_disjoint(fake_data: Path) -> None:
     a, b, c = _datamodule(fake_data, seed=0), _datamodule(fake_data, seed=0), _datamodule(fake_data, seed=1)
     torch.testing.assert_close(a.splits["val"][0], b.splits["val"][0])
     assert not torch.equal(a.splits["val"][0], c.splits["val"][0])
+    # Exactly the decoded images in the seed's order: the first val_size of it validate, the rest train.
+    order = torch.randperm(1200, generator=torch.Generator().manual_seed(0))
+    images = read_idx(a.files["train_images"], ndim=3).float() / 255
+    assert torch.equal(a.splits["val"][0], images[order[:200]]) and torch.equal(
+        a.splits["train"][0], images[order[200:]]
+    )
     train_rows = {tuple(row.flatten().tolist()[:64]) for row in a.splits["train"][0]}
     assert not any(tuple(row.flatten().tolist()[:64]) in train_rows for row in a.splits["val"][0])
 
@@ -177,6 +184,32 @@ def test_a_file_read_again_in_one_process_is_decoded_afresh_once_it_has_changed(
     write_idx(path, np.full((5, 28, 28), 3, dtype=np.uint8))  # in place, the same size,
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # and the old modification time, as tar or cp -p set
     assert int(read_idx(path, ndim=3).sum()) == 3 * 5 * 28 * 28
+
+
+def test_data_modules_of_one_process_share_splits_made_from_the_same_files_split_and_scaling(
+    fake_data: Path, tmp_path: Path
+) -> None:
+    first, again = _datamodule(fake_data), _datamodule(fake_data)  # a sweep's jobs on the same data
+    assert all(again.splits[name][0] is first.splits[name][0] for name in ("train", "val", "test")), "made once"
+    made = first.splits["train"][0]
+    assert _datamodule(fake_data, seed=1).splits["train"][0] is not made
+    assert _datamodule(fake_data, val_size=100).splits["train"][0] is not made
+    standard = _datamodule(fake_data, normalize="standard")
+    assert standard.splits["train"][0] is not made and standard.mean != 0.0
+    restored = FashionMNISTDataModule(str(fake_data), system_dir="/nonexistent", download=False, val_size=200)
+    restored.load_state_dict({"mean": 0.5, "std": 0.25})  # a checkpoint's scaling: not the one computed
+    restored.setup("test")
+    torch.testing.assert_close(restored.splits["test"][0], (first.splits["test"][0] - 0.5) / 0.25)
+    # Another copy of the files with one image changed: its splits are its own.
+    copy = Path(shutil.copytree(fake_data, tmp_path / "copy"))
+    images = read_idx(copy / "train-images-idx3-ubyte.gz", ndim=3).numpy().copy()
+    images[0] = 255
+    write_idx(copy / "train-images-idx3-ubyte.gz", images)
+    changed = _datamodule(copy).splits
+    assert not torch.equal(
+        torch.cat([changed["train"][0], changed["val"][0]]), torch.cat([made, first.splits["val"][0]])
+    )
+    assert torch.equal(_datamodule(fake_data).splits["train"][0], made), "the first files' splits again, equal"
 
 
 def test_labels_file_given_as_images_is_rejected_by_its_magic_number(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import pytorch_lightning as pl
 import torch
 
 from conftest import copy_scratch_into_concise
-from mlplab.data import FashionMNISTDataModule
+from mlplab.data import FashionMNISTDataModule, datamodule
 from mlplab.models import ConciseMLP, ScratchMLP
 from mlplab.models.sgd import ScratchSGD
 
@@ -124,6 +124,7 @@ def test_mixed_precision_keeps_the_images_in_autocasts_dtype_with_the_same_updat
     trainer = _fit(stored, fake_data, steps=23, batches_per_step=4, precision="bf16-mixed")
     with monkeypatch.context() as patch:  # the images as they were kept before: float32, cast by autocast
         patch.setattr(FashionMNISTDataModule, "_as_trainer_feeds", lambda self, data: data)
+        patch.setattr(datamodule, "_splits_made", {})  # splits made afresh, not the bfloat16 ones just made
         reference = _fit(cast, fake_data, steps=23, batches_per_step=4, precision="bf16-mixed")
 
     images, labels = trainer.datamodule.splits["train"]

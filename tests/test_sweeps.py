@@ -84,14 +84,17 @@ def test_a_long_name_keeps_the_value_the_sweep_varies(fake_data: Path, tmp_path:
     assert all(len(job) <= 2 + 80 and job.startswith(f"{job[0]}_{kept}") for job in jobs), jobs
 
 
-def test_jobs_after_the_first_train_as_single_runs_do(fake_data: Path, tmp_path: Path) -> None:
-    # The second job reuses what the first decoded and hashed in the same process: the same data, the
-    # same weights, the same metrics as a run of its own.
+@pytest.mark.parametrize(("swept", "second_value"), [("seed=1,2", "seed=2"), ("lr=0.1,0.2", "lr=0.2")])
+def test_jobs_after_the_first_train_as_single_runs_do(
+    fake_data: Path, tmp_path: Path, swept: str, second_value: str
+) -> None:
+    # The second job reuses what the first decoded and hashed in the same process, and with the same
+    # seed its splits too: the same data, the same weights, the same metrics as a run of its own.
     sweep = tmp_path / "sweep"
-    assert _multirun(fake_data, sweep, "seed=1,2").returncode == 0
+    assert _multirun(fake_data, sweep, swept).returncode == 0
     (second,) = sweep.glob("1_*")
     overrides = [o for o in tiny_overrides(fake_data, tmp_path / "alone") if not o.startswith("trainer.max_epochs")]
-    command = [sys.executable, str(ROOT / "src" / "train.py"), *overrides, "trainer.max_epochs=1", "seed=2"]
+    command = [sys.executable, str(ROOT / "src" / "train.py"), *overrides, "trainer.max_epochs=1", second_value]
     assert processes.run(command, capture_output=True, timeout=600).returncode == 0
     runs = (second, tmp_path / "alone")
     metrics = [json.loads((run / "metrics.json").read_text()) for run in runs]

@@ -14,10 +14,12 @@ from omegaconf import DictConfig
 from pytorch_lightning.profilers import SimpleProfiler
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
+from torch.utils.tensorboard import SummaryWriter
 
 from conftest import CONF
 from mlplab.config import register_configs
 from mlplab.errors import ConfigError
+from mlplab.figures.activations import activation_figure
 from mlplab.profiler import NullProfiler
 from mlplab.training import train
 
@@ -86,6 +88,29 @@ def test_same_seed_gives_identical_metrics(make_cfg: Callable[..., DictConfig], 
     first, again, other = ({k: v for k, v in run.items() if not k.startswith("time/")} for run in runs)
     assert first == again and "acc/val" in first
     assert first != other
+
+
+def test_each_run_logs_its_activations_figure_as_add_figure_draws_it(
+    make_cfg: Callable[..., DictConfig], tmp_path: Path
+) -> None:
+    # Two runs of one process (as a sweep's jobs): the second takes the pixels the first drew.
+    for i in range(2):
+        train(make_cfg("activation=tanh", "trainer.max_epochs=1", f"output_dir={tmp_path / str(i)}"))
+    drawn = SummaryWriter(str(tmp_path / "add_figure"))
+    drawn.add_figure("plots/activation_tanh", activation_figure("tanh"), global_step=0)
+    drawn.close()
+    expected = _images(tmp_path / "add_figure")
+    assert expected[:3] == (0, 800, 300)
+    for i in range(2):
+        assert _images(tmp_path / str(i) / "tensorboard") == expected
+
+
+def _images(folder: Path) -> tuple[int, int, int, bytes]:
+    """The one activation image a folder's events hold: its step, width, height and PNG bytes."""
+    accumulator = EventAccumulator(str(folder))
+    accumulator.Reload()
+    (image,) = accumulator.Images("plots/activation_tanh")
+    return image.step, image.width, image.height, image.encoded_image_string
 
 
 @pytest.mark.parametrize(

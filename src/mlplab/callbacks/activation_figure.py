@@ -1,5 +1,8 @@
 """ActivationFigure: the run's activation and its gradient, as an image in TensorBoard."""
 
+from functools import cache
+
+import numpy as np
 import pytorch_lightning as pl
 
 from mlplab.loggers import tensorboard_writer
@@ -13,7 +16,20 @@ class ActivationFigure(pl.Callback):
         writer = tensorboard_writer(trainer)
         if writer is None or not trainer.is_global_zero:  # a figure is for TensorBoard only
             return
-        from mlplab.figures.activations import activation_figure  # matplotlib loads only when used
-
         name = pl_module.activation_name
-        writer.add_figure(f"plots/activation_{name}", activation_figure(name), global_step=0)
+        writer.add_image(f"plots/activation_{name}", activation_image(name), global_step=0, dataformats="HWC")
+
+
+@cache
+def activation_image(name: str) -> np.ndarray:
+    """The activation's figure as RGB pixels, drawn once per process: a sweep's jobs share it (60 ms each)."""
+    import matplotlib.pyplot as plt  # matplotlib loads only when used
+
+    from mlplab.figures.activations import activation_figure
+
+    figure = activation_figure(name)
+    figure.canvas.draw()
+    pixels = np.asarray(figure.canvas.buffer_rgba())[:, :, :3].copy()  # what add_figure logs: RGB, no alpha
+    plt.close(figure)
+    pixels.flags.writeable = False  # shared by every run of this process
+    return pixels
