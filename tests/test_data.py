@@ -14,7 +14,7 @@ from lightning_fabric.utilities.apply_func import move_data_to_device
 from pytorch_lightning.plugins.precision import HalfPrecision
 
 from conftest import make_fake_fashion_mnist
-from mlplab.data import FashionMNISTDataModule
+from mlplab.data import FashionMNISTDataModule, datamodule, idx
 from mlplab.data.datamodule import _pixel_mean_std
 from mlplab.data.idx import read_idx, write_idx
 from mlplab.data.loader import EpochShuffle, InMemoryLoader, StepBatches
@@ -210,6 +210,32 @@ def test_data_modules_of_one_process_share_splits_made_from_the_same_files_split
         torch.cat([changed["train"][0], changed["val"][0]]), torch.cat([made, first.splits["val"][0]])
     )
     assert torch.equal(_datamodule(fake_data).splits["train"][0], made), "the first files' splits again, equal"
+
+
+def test_a_file_replaced_while_a_job_reads_it_leaves_the_next_job_the_new_files_splits(
+    fake_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = Path(shutil.copytree(fake_data, tmp_path / "data"))
+    labels = folder / "train-labels-idx1-ubyte.gz"
+    other = tmp_path / "other-labels.gz"
+    write_idx(other, (read_idx(labels, ndim=1).numpy() + 1) % 10)  # the same size, other labels
+    record = datamodule.record_data_files
+
+    def replaced_while_read(*args: object) -> None:  # after the files are read, before the job goes on
+        os.replace(other, labels)
+        record(*args)
+
+    job = FashionMNISTDataModule(str(folder), system_dir="/nonexistent", download=False, val_size=200)
+    job.run_dir = tmp_path  # a job's: it records the files it read
+    with monkeypatch.context() as patch:
+        patch.setattr(datamodule, "record_data_files", replaced_while_read)
+        job.setup("fit")  # read the old labels
+    assert not other.exists(), "replaced during the job's setup"
+    after = _datamodule(folder)  # the next job, on the new labels
+    monkeypatch.setattr(datamodule, "_splits_made", {})
+    monkeypatch.setattr(idx, "_decoded", {})
+    alone = _datamodule(folder)  # the same files read in a process of its own
+    assert all(torch.equal(after.splits[name][1], alone.splits[name][1]) for name in ("train", "val", "test"))
 
 
 def test_labels_file_given_as_images_is_rejected_by_its_magic_number(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from mlplab.config import register_configs
 from mlplab.errors import ConfigError
 from mlplab.figures.activations import activation_figure
 from mlplab.profiler import NullProfiler
-from mlplab.training import train
+from mlplab.training import DEFAULT_THREADS, train
 
 
 def _events(run_dir: Path) -> EventAccumulator:
@@ -88,6 +88,16 @@ def test_same_seed_gives_identical_metrics(make_cfg: Callable[..., DictConfig], 
     first, again, other = ({k: v for k, v in run.items() if not k.startswith("time/")} for run in runs)
     assert first == again and "acc/val" in first
     assert first != other
+
+
+def test_a_run_without_threads_trains_with_torchs_default_after_one_that_set_them(
+    make_cfg: Callable[..., DictConfig], tmp_path: Path
+) -> None:
+    # As a sweep's jobs do, one after another in one process: threads=1,null.
+    train(make_cfg("threads=1", "trainer.max_epochs=1", f"output_dir={tmp_path / '0'}"))
+    assert torch.get_num_threads() == 1
+    train(make_cfg("trainer.max_epochs=1", f"output_dir={tmp_path / '1'}"))
+    assert torch.get_num_threads() == DEFAULT_THREADS
 
 
 def test_each_run_logs_its_activations_figure_as_add_figure_draws_it(

@@ -20,6 +20,7 @@ from mlplab.slurm_job import noting_slurm_signals, slurm_cpus_per_task
 from mlplab.status import write_json_atomic
 
 log = logging.getLogger("train")
+DEFAULT_THREADS = torch.get_num_threads()  # torch's choice for this machine, before any job sets its own
 
 
 def train(
@@ -38,8 +39,9 @@ def train(
     if global_rank() == 0:
         output_dir.mkdir(parents=True, exist_ok=True)
         write_run_config(cfg, output_dir / "config.yaml")
-    if threads := cfg.threads or slurm_cpus_per_task():  # a SLURM job's CPUs, not the whole node's
-        torch.set_num_threads(threads)  # parallel jobs on few cores slow each other down 4-14x otherwise
+    # A SLURM job's CPUs, not the whole node's: parallel jobs on few cores slow each other down 4-14x
+    # otherwise. Set every time, the default too: a sweep's earlier job may have set another number.
+    torch.set_num_threads(cfg.threads or slurm_cpus_per_task() or DEFAULT_THREADS)
     pl.seed_everything(cfg.seed, verbose=False)
 
     datamodule = instantiate(cfg.data)

@@ -80,6 +80,9 @@ class IdxDataModule(pl.LightningDataModule):
         if self.splits:
             return
         self.files = files = self.located_files()
+        # Before reading: splits made from files replaced while they are read are kept under the
+        # replaced files' identity, which no later job can have.
+        key = self._splits_key(files)
         train_x, train_y = self._decode(files["train_images"], files["train_labels"])
         test_x, test_y = self._decode(files["test_images"], files["test_labels"])
         if self.run_dir is not None and (self.trainer is None or self.trainer.is_global_zero):
@@ -90,19 +93,24 @@ class IdxDataModule(pl.LightningDataModule):
             raise DataError(
                 f"data.val_size={self.val_size} leaves no training images; the training set has {len(train_x)}"
             )
-        key = self._splits_key(files)
         if key not in _splits_made:
             _splits_made.clear()  # one data set's splits at a time: Fashion-MNIST's float images are 220 MB
             _splits_made[key] = self._split_and_scale(train_x, train_y, test_x, test_y)
         splits, self.mean, self.std = _splits_made[key]
         self.splits = dict(splits)
 
-    def _splits_key(self, files: dict[str, Path]) -> tuple:
-        """What the splits are made from: the files (as read_idx tells them apart), split, scaling and trainer."""
+    def _splits_key(self, files: dict[str, Path]) -> tuple | None:
+        """What the splits are made from: the files (as read_idx tells them apart), split, scaling and trainer.
+
+        None where a file cannot be looked at: reading it says why.
+        """
+        try:
+            identities = tuple(file_identity(files[key]) for key in sorted(files))
+        except OSError:
+            return None
         restored = (self.mean, self.std) if self.scaling_restored else None
         trainer = self.trainer
         feeds = None if trainer is None else (str(trainer.strategy.root_device), trainer.precision_plugin.precision)
-        identities = tuple(file_identity(files[key]) for key in sorted(files))
         return identities, self.val_size, self.seed, self.normalize, restored, feeds
 
     def _split_and_scale(
