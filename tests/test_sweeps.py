@@ -59,6 +59,7 @@ def test_two_job_multirun_names_jobs_by_one_rule_and_summarises_them(fake_data: 
     markdown = (sweep / "summary.md").read_text()
     assert "| rank | job | overrides |" in markdown
     assert all(f" {float(row['val_acc']):.4f} |" in markdown for row in rows), "every metric with 4 decimals"
+    assert all(f" {float(row['wall_s']):.2f} |" in markdown for row in rows), "seconds with 2 decimals"
     assert (sweep / "val_acc.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -65,7 +65,7 @@ class SweepSummary(Callback):
         for rank, row in enumerate(rows, start=1):
             objective = [getattr(row, f"{split}_{kind}")] if extra else []
             metrics = [cell("val_acc", value) for value in (*objective, row.val_acc, row.test_acc)]
-            cells = (rank, row.job, row.status, *metrics, row.epochs, row.wall_s)
+            cells = (rank, row.job, row.status, *metrics, row.epochs, cell("wall_s", row.wall_s))
             table.add_row(*("" if c is None else str(c) for c in cells))
         Console(width=160).print(table)
         if best := best_trial_line(folder):

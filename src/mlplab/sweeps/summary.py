@@ -118,6 +118,8 @@ def cell(column: str, value: object) -> str:
         return ""
     if isinstance(value, float) and column in METRIC_COLUMNS:
         return f"{value:.4f}"
+    if isinstance(value, float) and column == "wall_s":
+        return f"{value:.2f}"  # 0.50 beside 0.53, not 0.5
     return str(value).replace("|", "/")
 
 
