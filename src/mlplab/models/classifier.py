@@ -16,6 +16,7 @@ from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from mlplab.data.loader import Batch, StepBatches, minibatches
+from mlplab.models.epoch_outputs import EpochOutputs
 
 NUM_INPUTS, NUM_CLASSES = 28 * 28, 10
 log = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ class MLPClassifier(pl.LightningModule):
         for stage in ("train", "val", "test"):
             self.metrics[f"{stage}_loss"] = MeanMetric()
             self.metrics[f"{stage}_acc"] = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
-        self.epoch_outputs: dict[str, list[tuple[Tensor, Tensor, Tensor]]] = {"train": [], "val": [], "test": []}
+        self.epoch_outputs = {stage: EpochOutputs() for stage in ("train", "val", "test")}
 
     def layer_weights(self) -> list[Tensor]:
         """The weight matrix of each layer, from the input to the output."""
@@ -73,17 +74,15 @@ class MLPClassifier(pl.LightningModule):
         loss = F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing if stage == "train" else 0.0)
         # Kept as tensors and handed to torchmetrics once per epoch: a Metric.update, a self.log, even
         # an argmax (20 us on this CPU) per step costs a sizeable part of a step this small.
-        self.epoch_outputs[stage].append((loss.detach(), logits.detach(), labels))
+        self.epoch_outputs[stage].append(loss, logits, labels)
         return loss
 
     def log_epoch(self, stage: str) -> dict[str, Tensor]:
         """Log the stage's epoch loss and accuracy (torchmetrics syncs them across processes)."""
-        losses, logits, labels = zip(*self.epoch_outputs[stage], strict=True)
-        self.epoch_outputs[stage] = []
-        sizes = torch.tensor([len(y) for y in labels], dtype=torch.float32, device=losses[0].device)
+        losses, sizes, logits, labels = self.epoch_outputs[stage].take()
         loss_metric, acc_metric = self.metrics[f"{stage}_loss"], self.metrics[f"{stage}_acc"]
-        loss_metric.update(torch.stack(losses), weight=sizes)
-        acc_metric.update(torch.cat(logits), torch.cat(labels))  # the class of each row's highest logit
+        loss_metric.update(losses, weight=sizes)
+        acc_metric.update(logits, labels)  # the class of each row's highest logit
         values = {f"loss/{stage}": loss_metric.compute(), f"acc/{stage}": acc_metric.compute()}
         loss_metric.reset()
         acc_metric.reset()
