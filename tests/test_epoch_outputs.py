@@ -1,5 +1,6 @@
 """EpochOutputs: a stage's batches copied into lasting tensors give what torch.cat and torch.stack of them give."""
 
+import pytest
 import torch
 
 from mlplab.models.epoch_outputs import EpochOutputs
@@ -31,6 +32,8 @@ def test_an_epochs_outputs_are_the_batches_concatenated_detached_and_the_next_ep
         assert torch.equal(labels, torch.cat([y for _, _, y in appended]))
         assert not (losses.requires_grad or logits.requires_grad)
         assert len(outputs) == 0
+    with pytest.raises(ValueError, match="no batch this epoch"):  # as torch.cat of no batches fails
+        outputs.take()
 
 
 def test_later_epochs_copy_into_the_same_memory_and_allocate_nothing_that_lasts() -> None:
