@@ -55,3 +55,15 @@ def test_batches_of_several_types_take_the_type_torch_cat_gives_them() -> None:
     expected = torch.cat([lg.detach() for _, lg, _ in (*half, *full)])
     assert logits.dtype == expected.dtype == torch.float32
     assert torch.equal(logits, expected)  # the bfloat16 rows converted exactly, not rounded
+
+
+def test_each_epoch_takes_its_own_batches_type_and_a_batch_of_another_width_is_refused() -> None:
+    outputs = EpochOutputs()
+    for dtype in (torch.float64, torch.bfloat16):  # as torch.cat of each epoch's batches alone
+        for batch in batches([8, 8], seed=3, dtype=dtype):
+            outputs.append(*batch)
+        assert outputs.take()[2].dtype == dtype
+    loss, logits, labels = batches([8], seed=4)[0]
+    outputs.append(loss, logits, labels)
+    with pytest.raises(ValueError, match=r"a batch of shape \(8, 1\) in an epoch of batches of \(10,\) per row"):
+        outputs.append(loss, logits[:, :1], labels)  # a copy would spread it over the 10 columns
